@@ -1,0 +1,181 @@
+"""Load a pipeline config and resolve the settings of one run.
+
+A pipeline config (``config/config.yaml``) names a grid: datasets, methods,
+seeds and evaluation protocols. ``resolve_run_config`` turns one cell of
+that grid into the flat run config that training reads, merging in order:
+the defaults of ``nats.defaults``, the config's ``methods.<method>`` block,
+then its ``overrides.<dataset>.<method>`` block.
+"""
+
+import copy
+import math
+from pathlib import Path
+
+import yaml
+
+from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS, SCHEDULES
+
+METHODS = tuple(METHOD_DEFAULTS)
+DATASETS = tuple(DATASET_DEFAULTS)
+DEVICES = ("cpu", "cuda", "auto")
+
+
+class ConfigError(ValueError):
+    """A config value that is missing, misspelled or out of range."""
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a pipeline config from YAML and check it with ``validate_config``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    with path.open() as handle:
+        config = yaml.safe_load(handle)
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {str(path)!r} must contain a mapping, got {type(config).__name__}")
+    validate_config(config)
+    return config
+
+
+def _check_known_keys(block: dict, allowed, where: str) -> None:
+    unknown = sorted(set(block) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; "
+            f"allowed keys: {', '.join(sorted(allowed))}"
+        )
+
+
+def _check_name(name: str, known, what: str) -> None:
+    if name not in known:
+        raise ConfigError(f"unknown {what} {name!r}; expected one of {', '.join(known)}")
+
+
+def validate_config(config: dict) -> None:
+    """Check the names, keys and ranges of a pipeline config.
+
+    The JSON schema in ``workflow/schemas`` checks the structure when
+    Snakemake loads the config. This check repeats the parts the CLI relies
+    on and adds what a schema cannot state: the hyperparameter keys of each
+    method and the ranges that depend on them.
+
+    Raises:
+        ConfigError: naming the offending key or value and what is allowed.
+    """
+    for key in ("name", "seeds", "datasets", "methods"):
+        if key not in config:
+            raise ConfigError(f"config is missing the required key {key!r}")
+    if not config["seeds"] or not all(isinstance(seed, int) and seed >= 0 for seed in config["seeds"]):
+        raise ConfigError(f"seeds must be a non-empty list of non-negative integers, got {config['seeds']!r}")
+
+    for dataset in config["datasets"]:
+        _check_name(dataset, DATASETS, "dataset")
+    for method in config["methods"]:
+        _check_name(method, METHODS, "method")
+    for dataset, by_method in (config.get("overrides") or {}).items():
+        _check_name(dataset, DATASETS, "dataset in overrides")
+        for method in by_method or {}:
+            _check_name(method, METHODS, f"method in overrides.{dataset}")
+
+    for dataset in config["datasets"]:
+        for method in config["methods"]:
+            resolve_run_config(config, dataset, method, config["seeds"][0])
+
+
+def _validate_dataset_settings(dataset: str, settings: dict) -> None:
+    _check_known_keys(settings, DATASET_DEFAULTS[dataset], f"datasets.{dataset}")
+    budget = settings["budget_kimg"]
+    if not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
+        raise ConfigError(f"datasets.{dataset}.budget_kimg must be a positive number of kimg, got {budget!r}")
+    snapshot = settings["snapshot_kimg"]
+    if not isinstance(snapshot, (int, float)) or snapshot <= 0:
+        raise ConfigError(f"datasets.{dataset}.snapshot_kimg must be positive, got {snapshot!r}")
+    if not isinstance(settings["batch_size"], int) or settings["batch_size"] < 2:
+        raise ConfigError(f"datasets.{dataset}.batch_size must be an integer >= 2, got {settings['batch_size']!r}")
+
+
+def _validate_method_settings(method: str, settings: dict, where: str) -> None:
+    _check_known_keys(settings, METHOD_DEFAULTS[method], where)
+    if "schedule" in settings and settings["schedule"] not in SCHEDULES:
+        raise ConfigError(
+            f"{where}.schedule {settings['schedule']!r} is unknown; expected one of {', '.join(SCHEDULES)}"
+        )
+    if method == "cfg" and settings.get("schedule", "constant") != "constant":
+        raise ConfigError(
+            f"{where}.schedule must stay 'constant' for cfg, got {settings['schedule']!r}; "
+            "use the annealed-cfg method for other schedules"
+        )
+    if "rho" in settings:
+        rho = settings["rho"]
+        if not isinstance(rho, (int, float)) or not 0.0 < rho <= 1.0:
+            raise ConfigError(f"{where}.rho must lie in (0, 1], got {rho!r}")
+    for key in ("eta", "lr", "lr_d", "lr_g", "gp_weight"):
+        if key in settings and (not isinstance(settings[key], (int, float)) or settings[key] <= 0):
+            raise ConfigError(f"{where}.{key} must be a positive number, got {settings[key]!r}")
+    for key in ("num_steps", "d_updates", "num_targets", "approx_epochs", "n_dis", "g_regression_steps", "z_dim"):
+        if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
+            raise ConfigError(f"{where}.{key} must be a positive integer, got {settings[key]!r}")
+    levels = settings.get("num_levels")
+    if levels is not None and (not isinstance(levels, int) or levels < 1):
+        raise ConfigError(f"{where}.num_levels must be a positive integer or null, got {levels!r}")
+
+
+def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> dict:
+    """Resolve the complete settings of one run of the grid.
+
+    Args:
+        config: a pipeline config (see ``config/README.md``).
+        dataset: dataset name, one of ``DATASETS``.
+        method: method name, one of ``METHODS``.
+        seed: training seed.
+
+    Returns:
+        ``{"config_name", "dataset": {...}, "method": {...}, "training": {...},
+        "evaluation": {...}}`` with every default filled in.
+
+    Raises:
+        ConfigError: for unknown names, unknown keys or values out of range.
+    """
+    _check_name(dataset, DATASETS, "dataset")
+    _check_name(method, METHODS, "method")
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+
+    dataset_settings = {**DATASET_DEFAULTS[dataset], **((config.get("datasets") or {}).get(dataset) or {})}
+    _validate_dataset_settings(dataset, dataset_settings)
+
+    method_block = (config.get("methods") or {}).get(method) or {}
+    override_block = ((config.get("overrides") or {}).get(dataset) or {}).get(method) or {}
+    _validate_method_settings(method, method_block, f"methods.{method}")
+    _validate_method_settings(method, override_block, f"overrides.{dataset}.{method}")
+    method_settings = {**copy.deepcopy(METHOD_DEFAULTS[method]), **method_block, **override_block}
+    if "num_levels" in method_settings and method_settings["num_levels"] is None:
+        method_settings["num_levels"] = method_settings["n_dis"]
+
+    device = config.get("device", "cpu")
+    if device not in DEVICES:
+        raise ConfigError(f"device {device!r} is unknown; expected one of {', '.join(DEVICES)}")
+
+    protocol = "digits" if dataset == "digits" else "mixtures"
+    evaluation = {**EVALUATION_DEFAULTS[protocol], **((config.get("evaluation") or {}).get(protocol) or {})}
+    _check_known_keys(evaluation, EVALUATION_DEFAULTS[protocol], f"evaluation.{protocol}")
+
+    return {
+        "config_name": config["name"],
+        "dataset": {"name": dataset, **{k: v for k, v in dataset_settings.items() if k not in TRAINING_KEYS}},
+        "method": {"name": method, **method_settings},
+        "training": {
+            "seed": seed,
+            "device": device,
+            **{k: dataset_settings[k] for k in TRAINING_KEYS},
+        },
+        "evaluation": {"protocol": protocol, **evaluation},
+    }
+
+
+TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg")
+
+
+def training_relevant(run_config: dict) -> dict:
+    """Return the part of a run config that changes what training computes."""
+    return {key: run_config[key] for key in ("dataset", "method", "training")}

@@ -1,0 +1,112 @@
+"""Every default hyperparameter, in one table per method.
+
+A config overrides these per method (``methods.<name>``) and per dataset and
+method (``overrides.<dataset>.<name>``). A key missing here is a typo in the
+config and is rejected. Sources are noted beside each group.
+"""
+
+# Networks, shared by every method. For images the widths are the base
+# channel counts of the convolutional nets, for 2D points the hidden units
+# of the MLPs.
+NETWORK_DEFAULTS = {
+    "z_dim": 100,
+    "g_width": 32,
+    "d_width": 32,
+    "g_batch_norm": True,
+    "d_batch_norm": False,
+}
+
+# xICFG, author defaults of the public cfg-gan-pt code (Johnson & Zhang):
+# T = 15, U = 1, N = 640, 10 approximator epochs, RMSprop lr 2.5e-4 alpha
+# 0.95 for D and the approximator. eta depends on the dataset (MNIST 0.5).
+CFG_DEFAULTS = {
+    **NETWORK_DEFAULTS,
+    "eta": 0.5,
+    "num_steps": 15,
+    "d_updates": 1,
+    "num_targets": 640,
+    "approx_epochs": 10,
+    "approx_lr_cuts": 3,
+    "lr": 2.5e-4,
+    "rmsprop_alpha": 0.95,
+    "init_linear_std": 0.01,
+    "init_fit_steps": 100,
+    "divergence_limit": 40.0,
+    "divergence_min_stage": 2000,
+}
+
+# Reconstruction of the annealed weight: geometric schedule with
+# rho = lambda_T / lambda_1 = 0.1, mean-normalised.
+ANNEALING_DEFAULTS = {
+    "schedule": "geometric",
+    "rho": 0.1,
+    "grad_normalised": False,
+}
+
+# WGAN-GP (Gulrajani et al. 2017), ResNet setting: penalty weight 10,
+# n_critic 5, Adam lr 2e-4, betas (0, 0.9). No batch norm in the critic.
+WGAN_GP_DEFAULTS = {
+    **NETWORK_DEFAULTS,
+    "lr_d": 2e-4,
+    "lr_g": 2e-4,
+    "beta1": 0.0,
+    "beta2": 0.9,
+    "n_dis": 5,
+    "gp_weight": 10.0,
+}
+
+# SNGAN (Miyato et al. 2018), unconditional: hinge loss, spectral norm on
+# every D layer, n_dis 5, Adam lr 2e-4, betas (0, 0.9).
+SNGAN_DEFAULTS = {
+    **NETWORK_DEFAULTS,
+    "lr_d": 2e-4,
+    "lr_g": 2e-4,
+    "beta1": 0.0,
+    "beta2": 0.9,
+    "n_dis": 5,
+}
+
+# NATS around a host: T annealing levels (None: the host's n_dis), U D
+# updates per level, K regression steps of G, eta from {0.1, 0.25, 0.5, 1}.
+NATS_DEFAULTS = {
+    **ANNEALING_DEFAULTS,
+    "eta": 0.5,
+    "num_levels": None,
+    "d_updates": 1,
+    "g_regression_steps": 1,
+}
+
+METHOD_DEFAULTS = {
+    "cfg": {**CFG_DEFAULTS, **ANNEALING_DEFAULTS, "schedule": "constant"},
+    "annealed-cfg": {**CFG_DEFAULTS, **ANNEALING_DEFAULTS},
+    "wgan-gp": WGAN_GP_DEFAULTS,
+    "sngan": SNGAN_DEFAULTS,
+    "nats-wgan-gp": {**WGAN_GP_DEFAULTS, **NATS_DEFAULTS},
+    "nats-sngan": {**SNGAN_DEFAULTS, **NATS_DEFAULTS},
+}
+
+# Per-dataset training settings. Budgets are in thousands of real images
+# shown to D (kimg); snapshots are taken every snapshot_kimg and at 0.
+DATASET_DEFAULTS = {
+    "digits": {"resolution": 16, "batch_size": 64, "budget_kimg": 40.0, "snapshot_kimg": 10.0},
+    "ring8": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0},
+    "grid25": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0},
+}
+
+# Evaluation protocols of the smoke config.
+EVALUATION_DEFAULTS = {
+    "digits": {
+        "num_generated": 2000,
+        "is_splits": 10,
+        "prc_neighborhood": 3,
+        "classifier_epochs": 30,
+        "classifier_seed": 0,
+    },
+    "mixtures": {
+        "num_samples": 2500,
+        "quality_stds": 3.0,
+        "min_mode_samples": 20,
+    },
+}
+
+SCHEDULES = ("constant", "geometric", "linear", "cosine")

@@ -1,0 +1,115 @@
+"""The interface every trainable method of the grid implements."""
+
+import abc
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from nats.data import TrainingSet
+
+
+@dataclass
+class TrainingProgress:
+    """What a method reports after each of its iterations.
+
+    Attributes:
+        kimg: thousands of real images (or points) shown to D so far.
+        d_steps: discriminator optimizer steps so far.
+        g_steps: generator (or approximator) optimizer steps so far.
+        losses: scalar diagnostics of the last iteration, by name.
+    """
+
+    kimg: float
+    d_steps: int
+    g_steps: int
+    losses: dict[str, float] = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[TrainingProgress], None]
+
+
+class Method(abc.ABC):
+    """A generative model with its training procedure.
+
+    Subclasses build their networks in ``__init__`` from the method settings
+    of a run config, train with ``train`` and draw samples with ``sample``.
+    All randomness flows from ``seed``, so the same seed and settings give
+    the same numbers on CPU.
+
+    Args:
+        settings: the ``method`` block of a resolved run config.
+        training_set: the real data, already on ``device``.
+        batch_size: minibatch size for D and G.
+        seed: seed for initialisation, latent draws and data order.
+        device: where the networks live.
+    """
+
+    #: Ways ``sample`` can draw images; the first one is the default.
+    sample_modes: tuple[str, ...] = ("generator",)
+
+    def __init__(self, settings: dict, training_set: TrainingSet, batch_size: int, seed: int, device: torch.device):
+        self.settings = settings
+        self.training_set = training_set
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+        self.real_images_shown = 0
+        self.d_steps = 0
+        self.g_steps = 0
+
+    @property
+    def kimg(self) -> float:
+        return self.real_images_shown / 1000.0
+
+    def progress(self, losses: dict[str, float] | None = None) -> TrainingProgress:
+        return TrainingProgress(self.kimg, self.d_steps, self.g_steps, dict(losses or {}))
+
+    @abc.abstractmethod
+    def train(self, budget_kimg: float, on_progress: ProgressCallback | None = None) -> None:
+        """Train until ``budget_kimg`` thousand real samples have been shown to D.
+
+        Calls ``on_progress`` after every iteration (one D/G round, one CFG
+        stage, one NATS outer iteration). Training can be continued by
+        calling ``train`` again with a larger budget.
+        """
+
+    @abc.abstractmethod
+    def sample(self, num_samples: int, seed: int, mode: str | None = None, batch_size: int = 500) -> torch.Tensor:
+        """Draw ``num_samples`` samples on the CPU.
+
+        Images come back clamped to [-1, 1]; 2D points come back as they are.
+        The same ``seed`` gives the same samples whatever ``batch_size``.
+
+        Args:
+            num_samples: how many samples to draw.
+            seed: seed of the latent draws.
+            mode: one of ``sample_modes``; ``None`` means the first.
+            batch_size: samples generated per forward pass.
+        """
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict:
+        """Return everything needed to sample from and continue training the method."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state returned by ``state_dict``."""
+
+    def check_sample_mode(self, mode: str | None) -> str:
+        if mode is None:
+            return self.sample_modes[0]
+        if mode not in self.sample_modes:
+            raise ValueError(
+                f"sample mode {mode!r} is not available for {type(self).__name__}; "
+                f"expected one of {', '.join(self.sample_modes)}"
+            )
+        return mode
+
+    def counters(self) -> dict:
+        return {"real_images_shown": self.real_images_shown, "d_steps": self.d_steps, "g_steps": self.g_steps}
+
+    def load_counters(self, state: dict) -> None:
+        self.real_images_shown = state["real_images_shown"]
+        self.d_steps = state["d_steps"]
+        self.g_steps = state["g_steps"]
