@@ -1,0 +1,298 @@
+"""Command-line interface of NATS-bench (``nats-bench`` or ``python -m nats``).
+
+Each subcommand is a thin wrapper around one library function, imported only
+when the subcommand runs so that ``--help`` stays fast. The Snakemake rules
+call these subcommands, one per job.
+
+Invalid input (``ConfigError``, any other ``ValueError``, ``FileNotFoundError``)
+ends the program with exit status 2 and one line on stderr. Other exceptions
+propagate with their traceback.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from nats import __version__
+
+logger = logging.getLogger(__name__)
+
+PROGRAM_NAME = "nats-bench"
+EXIT_INVALID_INPUT = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RUN_CONFIG_SECTIONS = ("dataset", "method", "training")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _require_file(path: Path, description: str) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"{description} {str(path)!r} not found")
+
+
+def _require_directory(path: Path, description: str) -> None:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{description} {str(path)!r} not found or not a directory")
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+
+    import torch
+
+    torch.set_num_threads(threads)
+    logger.debug("torch uses %d CPU threads", threads)
+
+
+def load_run_config(value: str) -> dict:
+    """Read a resolved run config from a YAML/JSON file or an inline JSON object.
+
+    Args:
+        value: a path to a YAML or JSON file, or a JSON object starting with ``{``.
+
+    Returns:
+        The run config, with at least the sections ``dataset``, ``method`` and
+        ``training``.
+
+    Raises:
+        FileNotFoundError: if ``value`` is neither inline JSON nor an existing file.
+        ValueError: if the text does not parse or lacks a required section.
+    """
+    if value.lstrip().startswith("{"):
+        source = "inline --run-config"
+        try:
+            run_config = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source} is not valid JSON: {error}") from error
+    else:
+        import yaml
+
+        path = Path(value)
+        source = f"run config file {value!r}"
+        _require_file(path, "run config file")
+        try:
+            run_config = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ValueError(f"{source} is not valid YAML or JSON: {_one_line(error)}") from error
+
+    if not isinstance(run_config, dict):
+        raise ValueError(f"{source} must contain a mapping, got {type(run_config).__name__}")
+    missing = [section for section in RUN_CONFIG_SECTIONS if section not in run_config]
+    if missing:
+        raise ValueError(
+            f"{source} is missing the section(s) {', '.join(missing)}; "
+            f"write a resolved run config with '{PROGRAM_NAME} resolve'"
+        )
+    return run_config
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    run_config = load_run_config(args.run_config)
+    _set_threads(args.threads)
+
+    from nats.training import train_run
+
+    train_run(run_config, args.run_dir, args.threads)
+
+
+def _run_resolve(args: argparse.Namespace) -> None:
+    import yaml
+
+    from nats.config import ConfigError, load_config, resolve_run_config
+
+    try:
+        config = load_config(args.config)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {str(args.config)!r} is not valid YAML: {_one_line(error)}") from error
+    run_config = resolve_run_config(config, args.dataset, args.method, args.seed)
+    sys.stdout.write(yaml.safe_dump(run_config, sort_keys=False))
+
+
+def _run_classifier(args: argparse.Namespace) -> None:
+    from nats.metrics.digits_classifier import build_classifier
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    summary = build_classifier(args.resolution, args.epochs, args.seed, args.out)
+    logger.info("digits classifier written to %s: %s", args.out, json.dumps(summary, default=str))
+
+
+def _run_evaluate(args: argparse.Namespace) -> None:
+    _require_directory(args.run_dir, "run directory")
+    if args.classifier is not None:
+        _require_file(args.classifier, "classifier file")
+    _set_threads(args.threads)
+
+    from nats.evaluation import evaluate_run
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples)
+    logger.info("wrote %d metric records to %s", len(records), args.out)
+
+
+def _run_aggregate(args: argparse.Namespace) -> None:
+    _require_directory(args.runs_dir, "runs directory")
+
+    from nats.report.aggregate import aggregate_metrics
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    aggregate_metrics(args.runs_dir, args.out)
+    logger.info("metrics table written to %s", args.out)
+
+
+def _run_tables(args: argparse.Namespace) -> None:
+    _require_file(args.metrics, "metrics table")
+
+    from nats.report.tables import write_tables
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_tables(args.metrics, args.out_dir)
+    logger.info("tables written to %s", args.out_dir)
+
+
+def _run_plots(args: argparse.Namespace) -> None:
+    _require_file(args.metrics, "metrics table")
+    _require_directory(args.runs_dir, "runs directory")
+
+    from nats.report.plots import write_plots
+
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_plots(args.metrics, args.runs_dir, args.out_dir)
+    logger.info("plots written to %s", args.out_dir)
+
+
+def _add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="number of CPU threads for torch (default: torch's own choice)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one subparser per subcommand.
+
+    Returns:
+        The parser. Each subcommand stores its handler in ``args.handler``.
+    """
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM_NAME,
+        description="Train, evaluate and report the NATS-bench grid, one job at a time.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="INFO",
+        type=str.upper,
+        help="minimum level of the log messages written to stderr (default: INFO)",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = subparsers.add_parser("train", help="train one run of the grid")
+    train.add_argument(
+        "--run-config",
+        required=True,
+        metavar="FILE_OR_JSON",
+        help="resolved run config: a YAML/JSON file or an inline JSON object",
+    )
+    train.add_argument("--run-dir", required=True, type=Path, metavar="DIR", help="directory the run writes to")
+    _add_threads_option(train)
+    train.set_defaults(handler=_run_train)
+
+    resolve = subparsers.add_parser("resolve", help="print the resolved config of one run as YAML")
+    resolve.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline config (YAML)")
+    resolve.add_argument("--dataset", required=True, help="dataset name, e.g. digits")
+    resolve.add_argument("--method", required=True, help="method name, e.g. nats-sngan")
+    resolve.add_argument("--seed", required=True, type=_non_negative_int, help="training seed")
+    resolve.set_defaults(handler=_run_resolve)
+
+    classifier = subparsers.add_parser("classifier", help="train the digits classifier that the metrics use")
+    classifier.add_argument("--resolution", required=True, type=_positive_int, help="image height and width in pixels")
+    classifier.add_argument("--epochs", required=True, type=_positive_int, help="training epochs")
+    classifier.add_argument("--seed", required=True, type=_non_negative_int, help="training seed")
+    classifier.add_argument("--out", required=True, type=Path, metavar="PATH", help="weights file to write")
+    classifier.set_defaults(handler=_run_classifier)
+
+    evaluate = subparsers.add_parser("evaluate", help="compute the metrics of one trained run")
+    evaluate.add_argument("--run-dir", required=True, type=Path, metavar="DIR", help="directory of the trained run")
+    evaluate.add_argument("--out", required=True, type=Path, metavar="PATH", help="metrics file to write (JSON lines)")
+    evaluate.add_argument(
+        "--classifier", type=Path, default=None, metavar="PATH", help="digits classifier weights (digits runs only)"
+    )
+    evaluate.add_argument(
+        "--samples", type=Path, default=None, metavar="PATH", help="file to save the generated samples to (.npz)"
+    )
+    _add_threads_option(evaluate)
+    evaluate.set_defaults(handler=_run_evaluate)
+
+    aggregate = subparsers.add_parser("aggregate", help="collect the metrics of every run into one CSV table")
+    aggregate.add_argument("--runs-dir", required=True, type=Path, metavar="DIR", help="directory containing every run")
+    aggregate.add_argument("--out", required=True, type=Path, metavar="CSV", help="CSV file to write")
+    aggregate.set_defaults(handler=_run_aggregate)
+
+    tables = subparsers.add_parser("tables", help="render the result tables (Markdown, LaTeX, CSV)")
+    tables.add_argument("--metrics", required=True, type=Path, metavar="CSV", help="metrics table from 'aggregate'")
+    tables.add_argument("--out-dir", required=True, type=Path, metavar="DIR", help="directory to write the tables to")
+    tables.set_defaults(handler=_run_tables)
+
+    plots = subparsers.add_parser("plots", help="draw the metric curves and sample grids (PNG, PDF)")
+    plots.add_argument("--metrics", required=True, type=Path, metavar="CSV", help="metrics table from 'aggregate'")
+    plots.add_argument("--runs-dir", required=True, type=Path, metavar="DIR", help="directory containing every run")
+    plots.add_argument("--out-dir", required=True, type=Path, metavar="DIR", help="directory to write the plots to")
+    plots.set_defaults(handler=_run_plots)
+
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 on invalid input.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+    try:
+        args.handler(args)
+    except (ValueError, FileNotFoundError) as error:
+        # ConfigError subclasses ValueError. The traceback only shows at DEBUG,
+        # so that a user sees the message, not the call stack.
+        logger.debug("%s failed", args.command, exc_info=True)
+        print(f"{PROGRAM_NAME} {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    return 0

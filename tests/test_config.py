@@ -1,0 +1,193 @@
+"""The config schema (workflow/schemas) and nats.config.validate_config.
+
+The pipeline checks a config in two layers: the JSON schema for structure and
+ranges, then ``validate_config`` for the hyperparameter keys of each method.
+"""
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate as snakemake_validate
+
+from nats.config import ConfigError, validate_config
+from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+SCHEMA_FILE = REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"
+CONFIG_FILES = sorted((REPO_DIR / "config").glob("*.yaml")) + [REPO_DIR / "tests" / "data" / "tiny.yaml"]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def validator(schema) -> jsonschema.Draft202012Validator:
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((REPO_DIR / "config" / "config.yaml").read_text())
+
+
+def schema_messages(validator, config: dict) -> list[str]:
+    return [error.message for error in validator.iter_errors(config)]
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda path: path.name)
+def test_shipped_configs_pass_both_checks(validator, path):
+    config = yaml.safe_load(path.read_text())
+
+    assert schema_messages(validator, config) == []
+    validate_config(config)
+
+
+def test_schema_lists_default_dataset_keys(schema):
+    datasets = schema["properties"]["datasets"]["properties"]
+    digits_keys = set(datasets["digits"]["properties"])
+    mixture_keys = set(schema["$defs"]["mixture"]["properties"])
+
+    assert set(datasets) == set(DATASET_DEFAULTS)
+    assert digits_keys == set(DATASET_DEFAULTS["digits"])
+    assert mixture_keys == set(DATASET_DEFAULTS["ring8"])
+    assert mixture_keys == set(DATASET_DEFAULTS["grid25"])
+
+
+def test_schema_lists_default_evaluation_keys(schema):
+    evaluation = schema["properties"]["evaluation"]["properties"]
+
+    assert set(evaluation) == set(EVALUATION_DEFAULTS)
+    for protocol, defaults in EVALUATION_DEFAULTS.items():
+        assert set(evaluation[protocol]["properties"]) == set(defaults), protocol
+
+
+def test_schema_lists_every_method(schema):
+    assert set(schema["properties"]["methods"]["properties"]) == set(METHOD_DEFAULTS)
+    assert set(schema["$defs"]["overrides_by_method"]["properties"]) == set(METHOD_DEFAULTS)
+
+
+def test_unknown_method_rejected(validator, config):
+    config["methods"]["nats-dcgan"] = {}
+
+    assert any("nats-dcgan" in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match="nats-dcgan"):
+        validate_config(config)
+
+
+def test_unknown_dataset_rejected(validator, config):
+    config["datasets"]["cifar10"] = {"batch_size": 64}
+
+    assert any("cifar10" in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match="cifar10"):
+        validate_config(config)
+
+
+def test_unknown_method_in_overrides_rejected(validator, config):
+    config["overrides"] = {"ring8": {"nats-gan": {"eta": 0.25}}}
+
+    assert any("nats-gan" in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match="nats-gan"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize("budget", [-5, 0])
+def test_non_positive_budget_rejected(validator, config, budget):
+    config["datasets"]["ring8"]["budget_kimg"] = budget
+
+    assert any(str(budget) in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match=f"budget_kimg.*{budget}"):
+        validate_config(config)
+
+
+def test_misspelled_top_level_key_rejected_by_schema(validator, config):
+    config["threads_per_jobs"] = 2
+
+    messages = schema_messages(validator, config)
+
+    assert any("threads_per_jobs" in message for message in messages)
+
+
+@pytest.mark.xfail(strict=True, reason="validate_config checks only the required top-level keys")
+def test_misspelled_top_level_key_rejected_by_validate_config(config):
+    config["threads_per_jobs"] = 2
+
+    with pytest.raises(ConfigError, match="threads_per_jobs"):
+        validate_config(config)
+
+
+def test_misspelled_dataset_key_rejected(validator, config):
+    config["datasets"]["digits"]["budget_kmig"] = 10
+
+    assert any("budget_kmig" in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match="budget_kmig"):
+        validate_config(config)
+
+
+def test_misspelled_method_key_rejected(config):
+    # The schema leaves method keys to validate_config, which knows the defaults.
+    config["methods"]["nats-sngan"] = {"etta": 0.25}
+
+    with pytest.raises(ConfigError, match="etta"):
+        validate_config(config)
+
+
+def test_misspelled_override_key_rejected(config):
+    config["overrides"] = {"digits": {"wgan-gp": {"gp_wieght": 5.0}}}
+
+    with pytest.raises(ConfigError, match="gp_wieght"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize("rho", [0, -0.5, 1.5])
+def test_rho_outside_unit_interval_rejected(validator, config, rho):
+    config["methods"]["annealed-cfg"] = {"rho": rho}
+
+    assert any(str(rho) in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match=f"rho.*{rho}"):
+        validate_config(config)
+
+
+def test_rho_of_one_accepted(validator, config):
+    config["methods"]["nats-sngan"] = {"rho": 1.0}
+
+    assert schema_messages(validator, config) == []
+    validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("device", "tpu"), ("threads_per_job", 0), ("seeds", []), ("seeds", [-1]), ("name", "my results")],
+)
+def test_invalid_top_level_value_rejected_by_schema(validator, config, key, value):
+    config[key] = value
+
+    assert schema_messages(validator, config) != []
+
+
+def test_snakemake_validate_reports_value(config):
+    bad_config = copy.deepcopy(config)
+    bad_config["datasets"]["digits"]["budget_kimg"] = -3
+
+    with pytest.raises(WorkflowError) as raised:
+        snakemake_validate(bad_config, schema=str(SCHEMA_FILE), set_default=False)
+
+    assert "-3" in str(raised.value)
+    snakemake_validate(config, schema=str(SCHEMA_FILE), set_default=False)
+
+
+def test_readme_documents_every_key(schema):
+    readme = (REPO_DIR / "config" / "README.md").read_text()
+    keys = set(schema["properties"])
+    for defaults in (*METHOD_DEFAULTS.values(), *DATASET_DEFAULTS.values(), *EVALUATION_DEFAULTS.values()):
+        keys.update(defaults)
+
+    undocumented = sorted(key for key in keys if f"| `{key}` |" not in readme)
+
+    assert undocumented == []

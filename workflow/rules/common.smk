@@ -1,0 +1,66 @@
+# Config validation, result paths and helpers shared by every rule.
+
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+REPO_DIR = Path(workflow.basedir)
+
+# The workflow runs the nats package of the checkout it belongs to, whether
+# or not that checkout is installed in the running environment.
+if str(REPO_DIR) not in sys.path:
+    sys.path.insert(0, str(REPO_DIR))
+
+from nats.config import resolve_run_config, validate_config
+
+validate(config, schema=str(REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"), set_default=False)
+validate_config(config)
+
+
+CONFIG_NAME = config["name"]
+DATASETS = list(config["datasets"])
+METHODS = list(config["methods"])
+SEEDS = list(config["seeds"])
+THREADS_PER_JOB = config.get("threads_per_job", 1)
+
+RESULTS_DIR = f"results/{CONFIG_NAME}"
+RUNS_DIR = f"{RESULTS_DIR}/runs"
+LOGS_DIR = f"{RESULTS_DIR}/logs"
+RUN_DIR = RUNS_DIR + "/{dataset}/{method}/seed{seed}"
+RUN_LOG_NAME = "{dataset}/{method}/seed{seed}.log"
+CLASSIFIER_FILE = f"{RESULTS_DIR}/classifier/digits-cnn.pt"
+METRICS_CSV = f"{RESULTS_DIR}/metrics.csv"
+TABLES_DIR = f"{RESULTS_DIR}/tables"
+PLOTS_DIR = f"{RESULTS_DIR}/plots"
+
+# Jobs call the CLI with the interpreter that runs Snakemake, so a virtual
+# environment works without activation.
+NATS_CLI = (
+    f"PYTHONPATH={shlex.quote(str(REPO_DIR))}${{PYTHONPATH:+:$PYTHONPATH}} "
+    f"{shlex.quote(sys.executable)} -m nats"
+)
+
+
+wildcard_constraints:
+    dataset="|".join(map(re.escape, DATASETS)),
+    method="|".join(map(re.escape, METHODS)),
+    seed=r"\d+",
+
+
+def resolve_run(wildcards) -> dict:
+    """Return the resolved run config of the run named by ``wildcards``."""
+    return resolve_run_config(config, wildcards.dataset, wildcards.method, int(wildcards.seed))
+
+
+def run_config_json(wildcards) -> str:
+    """Return the resolved run config of one run as compact JSON."""
+    return json.dumps(resolve_run(wildcards), sort_keys=True, separators=(",", ":"))
+
+
+def every_run(pattern: str) -> list[str]:
+    """Expand ``pattern`` over every dataset, method and seed of the grid."""
+    return expand(pattern, dataset=DATASETS, method=METHODS, seed=SEEDS)

@@ -1,0 +1,35 @@
+# One metrics table for the whole grid, then the tables and plots drawn from it.
+
+
+rule aggregate:
+    input:
+        every_run(f"{RUN_DIR}/metrics.jsonl"),
+    output:
+        METRICS_CSV,
+    log:
+        f"{LOGS_DIR}/aggregate.log",
+    shell:
+        "{NATS_CLI} aggregate --runs-dir {RUNS_DIR:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule tables:
+    input:
+        METRICS_CSV,
+    output:
+        directory(TABLES_DIR),
+    log:
+        f"{LOGS_DIR}/tables.log",
+    shell:
+        "{NATS_CLI} tables --metrics {input:q} --out-dir {output:q} > {log:q} 2>&1"
+
+
+rule plots:
+    input:
+        metrics=METRICS_CSV,
+        samples=every_run(f"{RUN_DIR}/samples.npz"),
+    output:
+        directory(PLOTS_DIR),
+    log:
+        f"{LOGS_DIR}/plots.log",
+    shell:
+        "{NATS_CLI} plots --metrics {input.metrics:q} --runs-dir {RUNS_DIR:q} --out-dir {output:q} > {log:q} 2>&1"

@@ -1,0 +1,24 @@
+# One training run per dataset, method and seed.
+#
+# Besides final.pt, the train command writes config.yaml, provenance.json,
+# log.jsonl and checkpoints/ into the run folder. They are not outputs, so
+# Snakemake neither requires nor deletes them.
+
+
+rule train:
+    output:
+        f"{RUN_DIR}/final.pt",
+    params:
+        run_config=run_config_json,
+        run_dir=lambda wildcards, output: str(Path(output[0]).parent),
+    log:
+        f"{LOGS_DIR}/train/{RUN_LOG_NAME}",
+    threads: THREADS_PER_JOB
+    # NOTE: scheduler requests, estimated for the CPU smoke grid. Raise them
+    # with --set-resources or a profile for longer budgets.
+    resources:
+        mem_mb=4096,
+        runtime=240,
+    shell:
+        "{NATS_CLI} train --run-config {params.run_config:q} --run-dir {params.run_dir:q}"
+        " --threads {threads} > {log:q} 2>&1"
