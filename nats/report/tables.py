@@ -1,0 +1,500 @@
+"""Paper-style tables of the final checkpoint: mean +- std over seeds.
+
+``write_tables`` renders a ``main`` table (headline metrics of every
+dataset) and one table per dataset with all of its metrics, each as
+Markdown, LaTeX (booktabs) and CSV. A cell is the mean and the sample
+standard deviation (ddof 1) of one metric over the seeds of one method
+label, taken at the final checkpoint (largest kimg) of each run. The
+per-record ``std`` column of the metrics table (e.g. over IS splits) is not
+used here.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nats.report.aggregate import PROTOCOL_PREFIX, read_metrics_csv, write_atomically
+
+logger = logging.getLogger(__name__)
+
+DATASET_ORDER = ("digits", "ring8", "grid25")
+METHOD_ORDER = ("cfg", "annealed-cfg", "wgan-gp", "sngan", "nats-wgan-gp", "nats-sngan")
+SAMPLE_MODE_ORDER = ("refined", "generator")
+
+# Metric-name prefixes shown in the main table, in column order. A name
+# matches when a count follows the prefix (fd2k_digits, fid50k_train,
+# modes2.5k), so precision2k_k3 or rkl2.5k stay in the per-dataset tables.
+HEADLINE_METRIC_PREFIXES = ("fid", "fd", "is", "cs", "modes", "hq")
+
+RUN_KEY = ["config_name", "dataset", "method", "seed"]
+COLUMN_KEY = ["dataset", "metric"]
+
+
+class ReportInputError(ValueError):
+    """The metrics table or the run folder cannot be reported as it is."""
+
+
+class ProtocolMismatchError(ReportInputError):
+    """One table column or plot would mix metric values of different protocols."""
+
+
+@dataclass
+class RenderedTable:
+    """One table ready to be written in every format.
+
+    Attributes:
+        name: file stem, e.g. ``main`` or ``digits``.
+        title: first sentence of the caption.
+        cells: one row per method label x dataset x metric with ``mean``,
+            ``std``, ``n``, ``higher_is_better``, ``is_best`` and more.
+        columns: the (dataset, metric) pairs in column order.
+        labels: the method labels in row order.
+        footer: sentences stating seeds, statistics and checkpoint.
+        protocol_ids: protocol id(s) of each column, keyed by (dataset, metric).
+    """
+
+    name: str
+    title: str
+    cells: pd.DataFrame
+    columns: list[tuple[str, str]]
+    labels: list[str]
+    footer: str
+    protocol_ids: dict[tuple[str, str], str]
+
+
+def write_tables(metrics_csv: Path, out_dir: Path) -> list[Path]:
+    """Write the main table and one table per dataset for the final checkpoint.
+
+    Args:
+        metrics_csv: the tidy table written by ``aggregate_metrics``.
+        out_dir: folder for ``<name>.md``, ``<name>.tex`` and ``<name>.csv``.
+
+    Returns:
+        The written files, three per table.
+
+    Raises:
+        MetricsFileError: if ``metrics_csv`` is missing or malformed.
+        ReportInputError: if the table contains several configs, or one
+            metric is marked both higher- and lower-is-better.
+        ProtocolMismatchError: if a column would mix protocols.
+    """
+    table = read_metrics_csv(metrics_csv)
+    check_single_config(table, metrics_csv)
+    final_rows = add_method_labels(select_final_checkpoints(drop_repeated_kimg(table)))
+    check_one_protocol_per_column(final_rows)
+
+    cells = summarise_over_seeds(final_rows)
+    rendered_tables = render_tables(cells, final_rows, config_name=table["config_name"].iloc[0])
+
+    out_dir = Path(out_dir)
+    written = []
+    for rendered in rendered_tables:
+        markdown_path = out_dir / f"{rendered.name}.md"
+        latex_path = out_dir / f"{rendered.name}.tex"
+        csv_path = out_dir / f"{rendered.name}.csv"
+        write_atomically(markdown_path, lambda path, rendered=rendered: path.write_text(to_markdown(rendered), encoding="utf-8"))
+        write_atomically(latex_path, lambda path, rendered=rendered: path.write_text(to_latex(rendered), encoding="utf-8"))
+        write_atomically(csv_path, lambda path, rendered=rendered: to_csv_frame(rendered).to_csv(path, index=False))
+        written.extend([markdown_path, latex_path, csv_path])
+    logger.info("wrote %d tables (%d files) to %s", len(rendered_tables), len(written), out_dir)
+    return written
+
+
+def render_tables(cells: pd.DataFrame, final_rows: pd.DataFrame, config_name: str) -> list[RenderedTable]:
+    """Lay out the main table (headline metrics of every dataset) and one table per dataset."""
+    rendered_tables = []
+    datasets = ordered_datasets(cells["dataset"].unique())
+    main_columns = [
+        (dataset, metric)
+        for dataset in datasets
+        for metric in headline_metrics(cells.loc[cells["dataset"] == dataset, "metric"].unique())
+    ]
+    if main_columns:
+        rendered_tables.append(render_table("main", f"Headline metrics, config {config_name}", cells, main_columns, final_rows))
+    else:
+        logger.warning("no headline metric (%s) found; skipping the main table", ", ".join(HEADLINE_METRIC_PREFIXES))
+
+    for dataset in datasets:
+        dataset_metrics = cells.loc[cells["dataset"] == dataset, "metric"].unique()
+        headline = headline_metrics(dataset_metrics)
+        others = sorted(metric for metric in dataset_metrics if metric not in headline)
+        dataset_columns = [(dataset, metric) for metric in headline + others]
+        rendered_tables.append(render_table(dataset, f"All metrics on {dataset}, config {config_name}", cells, dataset_columns, final_rows))
+    return rendered_tables
+
+
+def check_single_config(table: pd.DataFrame, source: Path) -> None:
+    """Raise ReportInputError unless every row comes from one config."""
+    config_names = sorted(table["config_name"].unique())
+    if len(config_names) > 1:
+        raise ReportInputError(
+            f"{source} mixes configs {', '.join(config_names)}; "
+            "aggregate and report each config's results/<config>/runs separately"
+        )
+
+
+def drop_repeated_kimg(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep one checkpoint per run and kimg, the one with the most optimizer steps.
+
+    A run whose last snapshot and final checkpoint fall on the same kimg
+    would otherwise count twice in a mean over seeds.
+    """
+    checkpoints = table[RUN_KEY + ["kimg", "d_steps", "g_steps", "checkpoint"]].drop_duplicates()
+    checkpoints = checkpoints.sort_values(RUN_KEY + ["kimg", "d_steps", "g_steps", "checkpoint"], kind="mergesort")
+    kept = checkpoints.drop_duplicates(RUN_KEY + ["kimg"], keep="last")
+    if len(kept) < len(checkpoints):
+        logger.warning(
+            "%d checkpoints share their kimg with a later checkpoint of the same run; using the later one",
+            len(checkpoints) - len(kept),
+        )
+    return table.merge(kept[RUN_KEY + ["checkpoint"]], on=RUN_KEY + ["checkpoint"], how="inner")
+
+
+def select_final_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows of each run's largest kimg."""
+    final_kimg = table.groupby(RUN_KEY)["kimg"].transform("max")
+    return table.loc[table["kimg"] == final_kimg].reset_index(drop=True)
+
+
+def add_method_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """Add a ``method_label`` column: the method, plus the sample mode where a method has several.
+
+    Whether a method has several sample modes is decided over the whole
+    table, so a method keeps one label style across datasets.
+    """
+    modes_per_method = table.groupby("method")["sample_mode"].nunique()
+    has_several_modes = table["method"].map(modes_per_method) > 1
+    labelled = table.copy()
+    labelled["method_label"] = labelled["method"].where(
+        ~has_several_modes, labelled["method"] + " (" + labelled["sample_mode"] + ")"
+    )
+    return labelled
+
+
+def ordered_labels(table: pd.DataFrame) -> list[str]:
+    """Return the method labels of ``table`` in the canonical method and sample-mode order."""
+    pairs = table[["method", "sample_mode", "method_label"]].drop_duplicates()
+    keys = [
+        (rank(method, METHOD_ORDER), rank(mode, SAMPLE_MODE_ORDER), label)
+        for method, mode, label in pairs.itertuples(index=False)
+    ]
+    labels = []
+    for *_, label in sorted(keys):
+        if label not in labels:
+            labels.append(label)
+    return labels
+
+
+def ordered_datasets(datasets) -> list[str]:
+    """Return ``datasets`` with the bundled ones first, the rest alphabetically."""
+    return sorted(datasets, key=lambda dataset: rank(dataset, DATASET_ORDER))
+
+
+def rank(name: str, order: tuple[str, ...]) -> tuple[int, str]:
+    return (order.index(name) if name in order else len(order), name)
+
+
+def headline_metrics(metrics) -> list[str]:
+    """Return the metric names that open with a headline prefix and a count, in prefix order."""
+    selected = []
+    for prefix in HEADLINE_METRIC_PREFIXES:
+        pattern = re.compile(rf"{prefix}\d")
+        selected.extend(sorted(metric for metric in metrics if pattern.match(metric)))
+    return selected
+
+
+def is_sample_mode_column(column: str) -> bool:
+    """Tell whether a flattened protocol column records the sample mode."""
+    return column.removeprefix(PROTOCOL_PREFIX).split(".")[-1] == "sample_mode"
+
+
+def check_one_protocol_per_column(table: pd.DataFrame) -> None:
+    """Raise ProtocolMismatchError if one dataset x metric contains several protocols.
+
+    Rows of one column may carry different protocol ids only when their
+    stored protocol fields differ in nothing but the sample mode, because
+    the method label already shows the sample mode.
+
+    Args:
+        table: metric rows with ``dataset``, ``metric``, ``protocol_id`` and
+            the flattened ``protocol_*`` columns.
+
+    Raises:
+        ProtocolMismatchError: naming the dataset, the metric, the protocol
+            ids and the protocol fields that differ.
+    """
+    comparable_columns = [
+        column
+        for column in table.columns
+        if column.startswith(PROTOCOL_PREFIX) and column != "protocol_id" and not is_sample_mode_column(column)
+    ]
+    for (dataset, metric), column_rows in table.groupby(COLUMN_KEY):
+        protocol_ids = sorted(column_rows["protocol_id"].astype(str).unique())
+        if len(protocol_ids) < 2:
+            continue
+
+        differing_fields = [column for column in comparable_columns if column_rows[column].nunique(dropna=False) > 1]
+        if comparable_columns and not differing_fields:
+            continue
+
+        where = f" (they differ in {', '.join(differing_fields)})" if differing_fields else ""
+        raise ProtocolMismatchError(
+            f"metric {metric!r} on dataset {dataset!r} has rows from protocols {', '.join(protocol_ids)}{where}; "
+            "a table column or plot must hold one protocol, so re-evaluate the runs with one protocol "
+            "or remove the stale metrics.jsonl lines"
+        )
+
+
+def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
+    """Reduce the final-checkpoint rows to one cell per method label x dataset x metric.
+
+    Args:
+        final_rows: labelled rows of the final checkpoints.
+
+    Returns:
+        Cells with ``mean``, ``std`` (ddof 1, NaN for one seed), ``n``
+        (finite values), ``higher_is_better``, ``is_best``, ``protocol_id``
+        and the range of final kimg.
+
+    Raises:
+        ReportInputError: if one metric is marked both higher- and lower-is-better.
+    """
+    directions = final_rows.groupby(COLUMN_KEY)["higher_is_better"].nunique()
+    conflicting = directions[directions > 1]
+    if not conflicting.empty:
+        dataset, metric = conflicting.index[0]
+        raise ReportInputError(
+            f"metric {metric!r} on dataset {dataset!r} is marked both higher- and lower-is-better; "
+            "fix the evaluator that wrote it and re-aggregate"
+        )
+
+    cells = (
+        final_rows.groupby(COLUMN_KEY + ["method_label", "method", "sample_mode"])
+        .agg(
+            mean=("value", "mean"),
+            std=("value", "std"),
+            n=("value", "count"),
+            higher_is_better=("higher_is_better", "first"),
+            protocol_id=("protocol_id", lambda ids: ";".join(sorted(ids.astype(str).unique()))),
+            final_kimg_min=("kimg", "min"),
+            final_kimg_max=("kimg", "max"),
+        )
+        .reset_index()
+    )
+
+    cells["is_best"] = False
+    for _, column_cells in cells.groupby(COLUMN_KEY):
+        means = column_cells["mean"].dropna()
+        if means.empty:
+            continue
+        higher_is_better = bool(column_cells["higher_is_better"].iloc[0])
+        best_mean = means.max() if higher_is_better else means.min()
+        cells.loc[column_cells.index[column_cells["mean"] == best_mean], "is_best"] = True
+    return cells
+
+
+def render_table(name: str, title: str, cells: pd.DataFrame, columns: list[tuple[str, str]], final_rows: pd.DataFrame) -> RenderedTable:
+    """Select the cells of ``columns`` and write the footer that states how they were computed."""
+    in_table = pd.Series(False, index=cells.index)
+    for dataset, metric in columns:
+        in_table |= (cells["dataset"] == dataset) & (cells["metric"] == metric)
+    table_cells = cells.loc[in_table].reset_index(drop=True)
+
+    protocol_ids = {}
+    for dataset, metric in columns:
+        column_ids = set()
+        for cell_ids in table_cells.loc[(table_cells["dataset"] == dataset) & (table_cells["metric"] == metric), "protocol_id"]:
+            column_ids.update(cell_ids.split(";"))
+        protocol_ids[(dataset, metric)] = ";".join(sorted(column_ids))
+    return RenderedTable(
+        name=name,
+        title=title,
+        cells=table_cells,
+        columns=columns,
+        labels=ordered_labels(table_cells),
+        footer=describe_cells(table_cells, final_rows),
+        protocol_ids=protocol_ids,
+    )
+
+
+def describe_cells(table_cells: pd.DataFrame, final_rows: pd.DataFrame) -> str:
+    """Write the footer: seeds per cell, the statistics and the checkpoint."""
+    common_n = common_seed_count(table_cells)
+    kimg_min = table_cells["final_kimg_min"].min()
+    kimg_max = table_cells["final_kimg_max"].max()
+    if kimg_min == kimg_max:
+        checkpoint = f"the final checkpoint of each run (kimg {kimg_min:g})"
+    else:
+        checkpoint = f"the final checkpoint of each run (kimg {kimg_min:g} to {kimg_max:g}, runs differ)"
+
+    seeds = sorted(final_rows.loc[final_rows["dataset"].isin(table_cells["dataset"]), "seed"].unique())
+    return (
+        f"Each cell is the mean ± sample standard deviation (ddof 1) over n = {common_n} seed{'' if common_n == 1 else 's'} "
+        f"(seeds {', '.join(str(seed) for seed in seeds)}) unless the cell shows its own n, "
+        f"at {checkpoint}. "
+        "Bold marks the best mean per column; ↑ means higher is better, ↓ lower is better."
+    )
+
+
+def cell_text(cell: pd.Series | None, decimals: int, common_n: int, bold: tuple[str, str], plus_minus: str, dash: str) -> str:
+    """Format one cell as ``mean ± std``; ``bold`` wraps the best cell, ``(n=k)`` marks an uncommon n."""
+    if cell is None or cell["n"] == 0:
+        return dash
+    text = f"{cell['mean']:.{decimals}f}"
+    if cell["n"] > 1:
+        text += f"{plus_minus}{cell['std']:.{decimals}f}"
+    if cell["is_best"]:
+        text = f"{bold[0]}{text}{bold[1]}"
+    if cell["n"] != common_n:
+        text += f" (n={int(cell['n'])})"
+    return text
+
+
+def column_decimals(column_cells: pd.DataFrame) -> int:
+    """Pick decimals from the largest absolute mean of a column: 1 from 100, 2 from 1, else 3."""
+    magnitudes = column_cells["mean"].abs().dropna()
+    largest = magnitudes.max() if not magnitudes.empty else 0.0
+    if largest >= 100:
+        return 1
+    if largest >= 1:
+        return 2
+    return 3
+
+
+def common_seed_count(table_cells: pd.DataFrame) -> int:
+    seed_counts = table_cells.loc[table_cells["n"] > 0, "n"]
+    return int(seed_counts.mode().max()) if not seed_counts.empty else 0
+
+
+def formatted_grid(rendered: RenderedTable, bold: tuple[str, str], plus_minus: str, dash: str) -> list[list[str]]:
+    """Return the cell texts, one list per method label in row order."""
+    common_n = common_seed_count(rendered.cells)
+    cells_by_key = {
+        (row["method_label"], row["dataset"], row["metric"]): row for _, row in rendered.cells.iterrows()
+    }
+    decimals = {
+        (dataset, metric): column_decimals(rendered.cells.loc[(rendered.cells["dataset"] == dataset) & (rendered.cells["metric"] == metric)])
+        for dataset, metric in rendered.columns
+    }
+    return [
+        [
+            cell_text(cells_by_key.get((label, dataset, metric)), decimals[(dataset, metric)], common_n, bold, plus_minus, dash)
+            for dataset, metric in rendered.columns
+        ]
+        for label in rendered.labels
+    ]
+
+
+def column_direction(rendered: RenderedTable, dataset: str, metric: str) -> bool:
+    in_column = (rendered.cells["dataset"] == dataset) & (rendered.cells["metric"] == metric)
+    return bool(rendered.cells.loc[in_column, "higher_is_better"].iloc[0])
+
+
+def to_markdown(rendered: RenderedTable) -> str:
+    """Render a table as GitHub Markdown with a caption line above and the footer below."""
+    several_datasets = len({dataset for dataset, _ in rendered.columns}) > 1
+    headers = ["method"]
+    for dataset, metric in rendered.columns:
+        arrow = "↑" if column_direction(rendered, dataset, metric) else "↓"
+        headers.append(f"{dataset} {metric} {arrow}" if several_datasets else f"{metric} {arrow}")
+
+    grid = formatted_grid(rendered, bold=("**", "**"), plus_minus=" ± ", dash="–")
+    body = pd.DataFrame([[label, *texts] for label, texts in zip(rendered.labels, grid)], columns=headers)
+    return (
+        f"**{rendered.title}.**\n\n"
+        f"{body.to_markdown(index=False, disable_numparse=True)}\n\n"
+        f"{rendered.footer}\n\n"
+        f"{describe_protocols(rendered)}\n"
+    )
+
+
+def describe_protocols(rendered: RenderedTable) -> str:
+    """List each column's protocol id(s) in one sentence."""
+    listing = "; ".join(f"{dataset} {metric}: {ids.replace(';', ', ')}" for (dataset, metric), ids in rendered.protocol_ids.items())
+    if any(";" in ids for ids in rendered.protocol_ids.values()):
+        return f"Protocol ids per column (ids of one column differ only in the sample mode): {listing}."
+    return f"Protocol ids per column: {listing}."
+
+
+LATEX_SPECIAL_CHARACTERS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def escape_latex(text: str) -> str:
+    return "".join(LATEX_SPECIAL_CHARACTERS.get(character, character) for character in text)
+
+
+def to_latex(rendered: RenderedTable) -> str:
+    """Render a table as a LaTeX ``table`` with booktabs rules (needs ``\\usepackage{booktabs}``)."""
+    grid = formatted_grid(rendered, bold=(r"\textbf{", "}"), plus_minus=r" $\pm$ ", dash="--")
+    datasets_in_order = []
+    for dataset, _ in rendered.columns:
+        if dataset not in datasets_in_order:
+            datasets_in_order.append(dataset)
+
+    lines = [
+        "% Written by nats.report.tables; needs \\usepackage{booktabs}.",
+        f"% {describe_protocols(rendered)}",
+        r"\begin{table}[t]",
+        r"  \centering",
+        f"  \\caption{{{escape_latex(rendered.title)}. {latex_footer(rendered.footer)}}}",
+        f"  \\label{{tab:{rendered.name}}}",
+        f"  \\begin{{tabular}}{{l{'c' * len(rendered.columns)}}}",
+        r"    \toprule",
+    ]
+
+    if len(datasets_in_order) > 1:
+        group_cells = []
+        rules = []
+        first_column = 2
+        for dataset in datasets_in_order:
+            width = sum(1 for column_dataset, _ in rendered.columns if column_dataset == dataset)
+            group_cells.append(f"\\multicolumn{{{width}}}{{c}}{{{escape_latex(dataset)}}}")
+            rules.append(f"\\cmidrule(lr){{{first_column}-{first_column + width - 1}}}")
+            first_column += width
+        lines.append("     & " + " & ".join(group_cells) + r" \\")
+        lines.append("    " + " ".join(rules))
+
+    headers = ["Method"]
+    for dataset, metric in rendered.columns:
+        arrow = r"$\uparrow$" if column_direction(rendered, dataset, metric) else r"$\downarrow$"
+        headers.append(f"{escape_latex(metric)} {arrow}")
+    lines.append("    " + " & ".join(headers) + r" \\")
+    lines.append(r"    \midrule")
+    for label, texts in zip(rendered.labels, grid):
+        lines.append("    " + " & ".join([escape_latex(label), *texts]) + r" \\")
+    lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}", ""]
+    return "\n".join(lines)
+
+
+def latex_footer(footer: str) -> str:
+    escaped = escape_latex(footer)
+    return escaped.replace("±", r"$\pm$").replace("↑", r"$\uparrow$").replace("↓", r"$\downarrow$")
+
+
+def to_csv_frame(rendered: RenderedTable) -> pd.DataFrame:
+    """Return the cells in row and column order, with mean, std and n as separate columns."""
+    label_rank = {label: index for index, label in enumerate(rendered.labels)}
+    column_rank = {column: index for index, column in enumerate(rendered.columns)}
+    cells = rendered.cells.copy()
+    cells["row_order"] = cells["method_label"].map(label_rank)
+    cells["column_order"] = [column_rank[(dataset, metric)] for dataset, metric in zip(cells["dataset"], cells["metric"])]
+    cells = cells.sort_values(["row_order", "column_order"], kind="mergesort")
+    ordered_columns = [
+        "method_label", "method", "sample_mode", "dataset", "metric", "higher_is_better",
+        "mean", "std", "n", "is_best", "final_kimg_min", "final_kimg_max", "protocol_id",
+    ]
+    return cells[ordered_columns].reset_index(drop=True)
