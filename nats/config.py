@@ -18,6 +18,11 @@ from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS
 METHODS = tuple(METHOD_DEFAULTS)
 DATASETS = tuple(DATASET_DEFAULTS)
 DEVICES = ("cpu", "cuda", "auto")
+TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg")
+
+# Name of the overrides block that applies to every method of a dataset;
+# each method takes the keys it has.
+ALL_METHODS = "all"
 
 
 class ConfigError(ValueError):
@@ -72,10 +77,13 @@ def validate_config(config: dict) -> None:
         _check_name(dataset, DATASETS, "dataset")
     for method in config["methods"]:
         _check_name(method, METHODS, "method")
+    every_method_key = set().union(*METHOD_DEFAULTS.values())
     for dataset, by_method in (config.get("overrides") or {}).items():
         _check_name(dataset, DATASETS, "dataset in overrides")
         for method in by_method or {}:
-            _check_name(method, METHODS, f"method in overrides.{dataset}")
+            _check_name(method, METHODS + (ALL_METHODS,), f"method in overrides.{dataset}")
+        shared_block = (by_method or {}).get(ALL_METHODS) or {}
+        _check_known_keys(shared_block, every_method_key, f"overrides.{dataset}.{ALL_METHODS}")
 
     for dataset in config["datasets"]:
         for method in config["methods"]:
@@ -145,10 +153,14 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
     _validate_dataset_settings(dataset, dataset_settings)
 
     method_block = (config.get("methods") or {}).get(method) or {}
-    override_block = ((config.get("overrides") or {}).get(dataset) or {}).get(method) or {}
+    dataset_overrides = (config.get("overrides") or {}).get(dataset) or {}
+    shared_block = {
+        key: value for key, value in (dataset_overrides.get(ALL_METHODS) or {}).items() if key in METHOD_DEFAULTS[method]
+    }
+    override_block = dataset_overrides.get(method) or {}
     _validate_method_settings(method, method_block, f"methods.{method}")
     _validate_method_settings(method, override_block, f"overrides.{dataset}.{method}")
-    method_settings = {**copy.deepcopy(METHOD_DEFAULTS[method]), **method_block, **override_block}
+    method_settings = {**copy.deepcopy(METHOD_DEFAULTS[method]), **method_block, **shared_block, **override_block}
     if "num_levels" in method_settings and method_settings["num_levels"] is None:
         method_settings["num_levels"] = method_settings["n_dis"]
 
@@ -173,9 +185,50 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
     }
 
 
-TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg")
-
-
 def training_relevant(run_config: dict) -> dict:
     """Return the part of a run config that changes what training computes."""
     return {key: run_config[key] for key in ("dataset", "method", "training")}
+
+
+def validate_run_config(run_config: dict) -> None:
+    """Check a resolved run config, e.g. one passed to ``nats-bench train``.
+
+    Raises:
+        ConfigError: for a missing block, an unknown name, key or a value out of range.
+    """
+    for block in ("dataset", "method", "training"):
+        if not isinstance(run_config.get(block), dict):
+            raise ConfigError(f"run config is missing the {block!r} block; produce one with 'nats-bench resolve'")
+    dataset = run_config["dataset"].get("name")
+    method = run_config["method"].get("name")
+    _check_name(dataset, DATASETS, "dataset")
+    _check_name(method, METHODS, "method")
+
+    training = run_config["training"]
+    _check_known_keys(training, TRAINING_KEYS + ("seed", "device"), "training")
+    dataset_settings = {key: value for key, value in run_config["dataset"].items() if key != "name"}
+    dataset_settings.update({key: training.get(key) for key in TRAINING_KEYS})
+    _validate_dataset_settings(dataset, dataset_settings)
+    method_settings = {key: value for key, value in run_config["method"].items() if key != "name"}
+    _validate_method_settings(method, method_settings, "method")
+    missing = sorted(set(METHOD_DEFAULTS[method]) - set(method_settings))
+    if missing:
+        raise ConfigError(f"method block is missing {', '.join(missing)}; produce run configs with 'nats-bench resolve'")
+    seed = training.get("seed")
+    if not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"training.seed must be a non-negative integer, got {seed!r}")
+    if training.get("device", "cpu") not in DEVICES:
+        raise ConfigError(f"training.device {training.get('device')!r} is unknown; expected one of {', '.join(DEVICES)}")
+
+
+def differing_keys(left: dict, right: dict, prefix: str = "") -> list[str]:
+    """Dotted paths of the keys whose values differ between two nested dicts."""
+    keys = []
+    for key in sorted(set(left) | set(right)):
+        path = f"{prefix}{key}"
+        a, b = left.get(key), right.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += differing_keys(a, b, prefix=f"{path}.")
+        elif a != b:
+            keys.append(path)
+    return keys

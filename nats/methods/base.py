@@ -58,6 +58,11 @@ class Method(abc.ABC):
         self.d_steps = 0
         self.g_steps = 0
 
+        # Network initialisation draws from the global generator; latents and
+        # the data order draw from the method's own generator.
+        torch.manual_seed(seed)
+        self.rng = torch.Generator().manual_seed(seed)
+
     @property
     def kimg(self) -> float:
         return self.real_images_shown / 1000.0
@@ -106,6 +111,12 @@ class Method(abc.ABC):
             )
         return mode
 
+    def finish_samples(self, samples: torch.Tensor) -> torch.Tensor:
+        """Clamp images to [-1, 1]; leave 2D points as they are."""
+        if self.training_set.kind == "image":
+            return samples.clamp(-1.0, 1.0)
+        return samples
+
     def counters(self) -> dict:
         return {"real_images_shown": self.real_images_shown, "d_steps": self.d_steps, "g_steps": self.g_steps}
 
@@ -113,3 +124,41 @@ class Method(abc.ABC):
         self.real_images_shown = state["real_images_shown"]
         self.d_steps = state["d_steps"]
         self.g_steps = state["g_steps"]
+
+
+def draw_latents(num_samples: int, z_dim: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Draw z ~ N(0, I) on the CPU from ``generator`` and move it to ``device``.
+
+    Drawing on the CPU keeps the latents of a seed the same on every device.
+    """
+    return torch.randn(num_samples, z_dim, generator=generator).to(device)
+
+
+@torch.no_grad()
+def generate_in_batches(
+    generator_net: torch.nn.Module,
+    latents: torch.Tensor,
+    batch_size: int,
+    refine: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Run ``generator_net`` in eval mode over ``latents`` in batches, on the CPU result.
+
+    Args:
+        generator_net: G; restored to its previous mode afterwards.
+        latents: all latent vectors, on G's device.
+        batch_size: latents per forward pass.
+        refine: optional function applied to each generated batch (it may
+            enable gradients itself, as the CFG refinement steps do).
+    """
+    was_training = generator_net.training
+    generator_net.eval()
+    try:
+        outputs = []
+        for start in range(0, latents.shape[0], batch_size):
+            batch = generator_net(latents[start : start + batch_size])
+            if refine is not None:
+                batch = refine(batch)
+            outputs.append(batch.detach().cpu())
+    finally:
+        generator_net.train(was_training)
+    return torch.cat(outputs)

@@ -1,0 +1,32 @@
+"""Standard alternating GAN training of a host spec: n_dis D steps, then one G step."""
+
+import torch
+
+from baselines.host import HostGANMethod
+from nats.methods.base import ProgressCallback
+
+
+class AlternatingGAN(HostGANMethod):
+    """Train a host GAN the way its paper does."""
+
+    def generator_step(self) -> float:
+        """One G optimizer step on the host's mean generator loss."""
+        scores = self.discriminator(self.generator(self.latents(self.batch_size)))
+        loss = self.spec.generator_loss(scores).mean()
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.generator_optimizer.step()
+        self.g_steps += 1
+        return loss.item()
+
+    def train(self, budget_kimg: float, on_progress: ProgressCallback | None = None) -> None:
+        while self.kimg < budget_kimg:
+            for _ in range(self.spec.n_dis):
+                with torch.no_grad():
+                    fake = self.generator(self.latents(self.batch_size))
+                parts = self.update_discriminator(fake)
+            parts["g_loss"] = self.generator_step()
+
+            self.check_finite(parts)
+            if on_progress is not None:
+                on_progress(self.progress(parts))

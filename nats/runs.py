@@ -1,0 +1,129 @@
+"""The run folder: where one run keeps its config, checkpoints and logs.
+
+Layout of ``results/<config>/runs/<dataset>/<method>/seed<k>/``:
+
+    config.yaml         the resolved run config
+    provenance.json     git commit, package versions, device, wall time, counters, status
+    log.jsonl           training log, one JSON object per logged iteration
+    checkpoints/        kimg00000.000.pt, kimg00005.120.pt, ... (method state + counters)
+    samples/            a sample grid (images) or point cloud (2D) per checkpoint
+    final.pt            the last checkpoint, written when training completes
+"""
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+
+CHECKPOINT_DIR = "checkpoints"
+FINAL_CHECKPOINT = "final.pt"
+CONFIG_FILE = "config.yaml"
+PROVENANCE_FILE = "provenance.json"
+TRAINING_LOG = "log.jsonl"
+SAMPLES_DIR = "samples"
+
+_CHECKPOINT_PATTERN = re.compile(r"^kimg(\d+\.\d{3})\.pt$")
+
+
+def checkpoint_name(kimg: float) -> str:
+    """File name of the checkpoint taken at ``kimg``, e.g. ``kimg00010.240.pt``."""
+    return f"kimg{kimg:09.3f}.pt"
+
+
+def checkpoint_path(run_dir: Path, kimg: float) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / checkpoint_name(kimg)
+
+
+def checkpoint_kimg(path: Path) -> float:
+    """The kimg encoded in a checkpoint's file name."""
+    match = _CHECKPOINT_PATTERN.match(Path(path).name)
+    if match is None:
+        raise ValueError(f"{str(path)!r} is not a checkpoint name of the form kimgNNNNN.NNN.pt")
+    return float(match.group(1))
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a synced temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """``torch.save`` that never leaves a half-written file at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_run_config(run_dir: Path) -> dict:
+    """Read the resolved run config of a run folder."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} not found; is {str(run_dir)!r} a run folder written by 'nats-bench train'?")
+    with path.open() as handle:
+        return yaml.safe_load(handle)
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Every checkpoint of a run, sorted by kimg."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    paths = [path for path in folder.glob("kimg*.pt") if _CHECKPOINT_PATTERN.match(path.name)]
+    return sorted(paths, key=checkpoint_kimg)
+
+
+def load_method(run_dir: Path, checkpoint_path: Path, device: str | torch.device = "cpu"):
+    """Rebuild a run's method and restore it from a checkpoint.
+
+    Args:
+        run_dir: the run folder, for its config.
+        checkpoint_path: a checkpoint of that run (or its ``final.pt``).
+        device: where to put the networks.
+
+    Returns:
+        The method with networks, snapshots and counters restored.
+    """
+    from nats.data import load_training_set
+    from nats.methods import build_method
+
+    run_config = read_run_config(run_dir)
+    device = torch.device(device)
+    training_set = load_training_set(run_config["dataset"]["name"], run_config["dataset"]).to(device)
+    method = build_method(
+        run_config["method"], training_set, run_config["training"]["batch_size"], run_config["training"]["seed"], device
+    )
+    checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    method.load_state_dict(checkpoint["method"])
+    return method
+
+
+def read_training_log(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / TRAINING_LOG
+    with path.open() as handle:
+        return [json.loads(line) for line in handle if line.strip()]
