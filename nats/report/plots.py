@@ -104,7 +104,7 @@ def plot_metric_curves(labelled: pd.DataFrame, out_dir: Path) -> list[Path]:
         dataset_rows = labelled.loc[labelled["dataset"] == dataset]
         for metric in headline_metrics(dataset_rows["metric"].unique()):
             metric_rows = dataset_rows.loc[dataset_rows["metric"] == metric]
-            check_one_protocol_per_column(metric_rows)
+            check_one_protocol_per_column(metric_rows, all_rows=labelled)
             figure = draw_metric_curve(dataset, metric, metric_rows, label_colors)
             written += save_figure(figure, out_dir / safe_filename(f"{dataset}_{metric}"))
     return written

@@ -84,7 +84,7 @@ def write_tables(metrics_csv: Path, out_dir: Path) -> list[Path]:
     table = read_metrics_csv(metrics_csv)
     check_single_config(table, metrics_csv)
     final_rows = add_method_labels(select_final_checkpoints(drop_repeated_kimg(table)))
-    check_one_protocol_per_column(final_rows)
+    check_one_protocol_per_column(final_rows, all_rows=table)
 
     cells = summarise_over_seeds(final_rows)
     rendered_tables = render_tables(cells, final_rows, config_name=table["config_name"].iloc[0])
@@ -211,25 +211,49 @@ def is_sample_mode_column(column: str) -> bool:
     return column.removeprefix(PROTOCOL_PREFIX).split(".")[-1] == "sample_mode"
 
 
-def check_one_protocol_per_column(table: pd.DataFrame) -> None:
+def find_run_specific_columns(table: pd.DataFrame) -> list[str]:
+    """Return the protocol columns that vary between rows of one protocol id.
+
+    The evaluator leaves run-specific fields (such as a generation seed
+    derived from the training seed) out of ``protocol_id``. A field that
+    varies while the id stays the same is therefore not part of the
+    protocol, and differences in it never make two protocols.
+
+    NOTE: such a field is only detected where one protocol id has rows from
+    two runs. If every method ran a single, different seed, the generation
+    seeds differ between ids and the column is reported as mixed.
+    """
+    protocol_columns = [column for column in table.columns if column.startswith(PROTOCOL_PREFIX) and column != "protocol_id"]
+    varying = table.groupby("protocol_id")[protocol_columns].nunique(dropna=False).max()
+    return [column for column in protocol_columns if varying[column] > 1]
+
+
+def check_one_protocol_per_column(table: pd.DataFrame, all_rows: pd.DataFrame | None = None) -> None:
     """Raise ProtocolMismatchError if one dataset x metric contains several protocols.
 
     Rows of one column may carry different protocol ids only when their
-    stored protocol fields differ in nothing but the sample mode, because
-    the method label already shows the sample mode.
+    stored protocol fields differ in nothing but the sample mode (the method
+    label already shows it) and run-specific fields (see
+    ``find_run_specific_columns``).
 
     Args:
         table: metric rows with ``dataset``, ``metric``, ``protocol_id`` and
             the flattened ``protocol_*`` columns.
+        all_rows: rows from which run-specific fields are detected, normally
+            the whole metrics table; defaults to ``table``.
 
     Raises:
         ProtocolMismatchError: naming the dataset, the metric, the protocol
             ids and the protocol fields that differ.
     """
+    run_specific_columns = set(find_run_specific_columns(table if all_rows is None else all_rows))
     comparable_columns = [
         column
         for column in table.columns
-        if column.startswith(PROTOCOL_PREFIX) and column != "protocol_id" and not is_sample_mode_column(column)
+        if column.startswith(PROTOCOL_PREFIX)
+        and column != "protocol_id"
+        and not is_sample_mode_column(column)
+        and column not in run_specific_columns
     ]
     for (dataset, metric), column_rows in table.groupby(COLUMN_KEY):
         protocol_ids = sorted(column_rows["protocol_id"].astype(str).unique())

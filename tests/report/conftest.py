@@ -47,23 +47,32 @@ def base_value(method: str, sample_mode: str, metric: str) -> float:
     return 2.0 + labels.index((method, sample_mode)) + 0.1 * len(metric)
 
 
-def make_protocol(dataset: str, metric: str, sample_mode: str, num_generated: int = 2000) -> dict:
+# Like the evaluator's records, a protocol stores the sample mode (part of
+# the id) and the generation seed (training seed plus an offset, left out of
+# the id so that seeds of one method share it).
+RUN_SPECIFIC_PROTOCOL_KEYS = ("generation_seed",)
+GENERATION_SEED_OFFSET = 1000
+
+
+def make_protocol(dataset: str, metric: str, sample_mode: str, num_generated: int = 2000, seed: int = 0) -> dict:
     return {
         "metric": metric,
         "extractor": {"name": f"{dataset}-features", "sha256": "0" * 64},
         "num_generated": num_generated,
         "sample_mode": sample_mode,
+        "generation_seed": seed + GENERATION_SEED_OFFSET,
         "library_versions": ["torch-fidelity 0.4.0"],
     }
 
 
 def protocol_hash(protocol: dict) -> str:
-    return hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:12]
+    shared = {key: value for key, value in protocol.items() if key not in RUN_SPECIFIC_PROTOCOL_KEYS}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def make_record(dataset: str, method: str, seed: int, kimg: float, sample_mode: str, metric: str,
                 higher_is_better: bool, value: float, protocol: dict | None = None) -> dict:
-    protocol = protocol if protocol is not None else make_protocol(dataset, metric, sample_mode)
+    protocol = protocol if protocol is not None else make_protocol(dataset, metric, sample_mode, seed=seed)
     return {
         "config_name": CONFIG_NAME,
         "dataset": dataset,

@@ -162,7 +162,7 @@ def test_plots_mixed_protocols_raise(tmp_path, fake_results):
     records = fake_results.run_records("ring8", "sngan", 1)
     for record in records:
         if record["metric"] == "hq2.5k" and record["kimg"] == 10.0:
-            record["protocol"] = fake_results.make_protocol("ring8", "hq2.5k", "generator", num_generated=100)
+            record["protocol"] = fake_results.make_protocol("ring8", "hq2.5k", "generator", num_generated=100, seed=1)
             record["protocol_id"] = fake_results.protocol_hash(record["protocol"])
     fake_results.write_metrics_file(runs_dir, "ring8", "sngan", 1, records)
     aggregate_metrics(runs_dir, tmp_path / "metrics.csv")

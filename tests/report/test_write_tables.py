@@ -211,7 +211,7 @@ def test_tables_mixed_protocols_raise(tmp_path, fake_results):
     records = fake_results.run_records("digits", "sngan", 1)
     for record in records:
         if record["metric"] == "fd2k_digits":
-            record["protocol"] = fake_results.make_protocol("digits", "fd2k_digits", "generator", num_generated=500)
+            record["protocol"] = fake_results.make_protocol("digits", "fd2k_digits", "generator", num_generated=500, seed=1)
             record["protocol_id"] = fake_results.protocol_hash(record["protocol"])
     odd_id = next(record["protocol_id"] for record in records if record["metric"] == "fd2k_digits")
     fake_results.write_metrics_file(runs_dir, "digits", "sngan", 1, records)
@@ -239,10 +239,12 @@ def test_tables_mixed_ids_without_protocol_fields_raise(tmp_path, fake_results):
 
 def test_tables_ids_differing_in_sample_mode_pass(metrics_csv, tmp_path):
     # The fake protocols record the sample mode, so cfg (refined) and the
-    # generator rows carry different ids in one column.
+    # generator rows carry different ids in one column. They also record a
+    # per-seed generation seed that the ids leave out.
     table = pd.read_csv(metrics_csv)
     fd_ids = table.loc[(table["metric"] == "fd2k_digits"), "protocol_id"].unique()
     assert len(fd_ids) == 2
+    assert table["protocol_generation_seed"].nunique() == 3
 
     write_tables(metrics_csv, tmp_path)
     assert "differ only in the sample mode" in (tmp_path / "main.md").read_text()
