@@ -359,7 +359,8 @@ def describe_cells(table_cells: pd.DataFrame, final_rows: pd.DataFrame) -> str:
         f"Each cell is the mean ± sample standard deviation (ddof 1) over n = {common_n} seed{'' if common_n == 1 else 's'} "
         f"(seeds {', '.join(str(seed) for seed in seeds)}) unless the cell shows its own n, "
         f"at {checkpoint}. "
-        "Bold marks the best mean per column; ↑ means higher is better, ↓ lower is better."
+        "Bold marks the best mean per column; ↑ means higher is better, ↓ lower is better. "
+        "A dash marks a method without a finite value for that metric."
     )
 
 
