@@ -32,3 +32,11 @@ include: "workflow/rules/classifier.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+# Light steps that a cluster executor runs on the submitting machine.
+localrules:
+    all,
+    aggregate,
+    tables,
+    plots,

@@ -22,7 +22,6 @@ logger = logging.getLogger(__name__)
 PROGRAM_NAME = "nats-bench"
 EXIT_INVALID_INPUT = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-RUN_CONFIG_SECTIONS = ("dataset", "method", "training")
 
 
 def _positive_int(text: str) -> int:
@@ -72,12 +71,11 @@ def load_run_config(value: str) -> dict:
         value: a path to a YAML or JSON file, or a JSON object starting with ``{``.
 
     Returns:
-        The run config, with at least the sections ``dataset``, ``method`` and
-        ``training``.
+        The run config, not yet validated.
 
     Raises:
         FileNotFoundError: if ``value`` is neither inline JSON nor an existing file.
-        ValueError: if the text does not parse or lacks a required section.
+        ValueError: if the text does not parse to a mapping.
     """
     if value.lstrip().startswith("{"):
         source = "inline --run-config"
@@ -98,17 +96,14 @@ def load_run_config(value: str) -> dict:
 
     if not isinstance(run_config, dict):
         raise ValueError(f"{source} must contain a mapping, got {type(run_config).__name__}")
-    missing = [section for section in RUN_CONFIG_SECTIONS if section not in run_config]
-    if missing:
-        raise ValueError(
-            f"{source} is missing the section(s) {', '.join(missing)}; "
-            f"write a resolved run config with '{PROGRAM_NAME} resolve'"
-        )
     return run_config
 
 
 def _run_train(args: argparse.Namespace) -> None:
+    from nats.config import validate_run_config
+
     run_config = load_run_config(args.run_config)
+    validate_run_config(run_config)
     _set_threads(args.threads)
 
     from nats.training import train_run

@@ -1,5 +1,6 @@
 """The nats-bench command line: help, argument wiring and invalid input."""
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -16,6 +17,8 @@ from nats.config import load_config, resolve_run_config
 REPO_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_DIR / "config" / "config.yaml"
 SUBCOMMANDS = ("train", "resolve", "classifier", "evaluate", "aggregate", "tables", "plots")
+RING8_RUN_CONFIG = resolve_run_config(load_config(DEFAULT_CONFIG), "ring8", "wgan-gp", 3)
+RUN_CONFIG_WITH_TYPO = {**RING8_RUN_CONFIG, "method": {**RING8_RUN_CONFIG["method"], "etta": 0.5}}
 
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -101,7 +104,11 @@ INVALID_INPUTS = {
     ),
     "train_run_config_lacks_sections": (
         ["train", "--run-config", '{"dataset": {"name": "ring8"}}', "--run-dir", "run"],
-        "method, training",
+        "missing the 'method' block",
+    ),
+    "train_run_config_with_unknown_key": (
+        ["train", "--run-config", json.dumps(RUN_CONFIG_WITH_TYPO), "--run-dir", "run"],
+        "etta",
     ),
     "resolve_unknown_method": (
         ["resolve", "--config", str(DEFAULT_CONFIG), "--dataset", "ring8", "--method", "nats-dcgan", "--seed", "0"],
@@ -188,14 +195,14 @@ def test_train_passes_config_dir_and_threads(monkeypatch, tmp_path):
     threads_before = torch.get_num_threads()
 
     try:
-        status = cli.main(["train", "--run-config", '{"dataset": {}, "method": {}, "training": {"seed": 3}}',
+        status = cli.main(["train", "--run-config", json.dumps(RING8_RUN_CONFIG),
                            "--run-dir", str(tmp_path / "run"), "--threads", "1"])
         threads_during = torch.get_num_threads()
     finally:
         torch.set_num_threads(threads_before)
 
     assert status == 0
-    assert calls == [({"dataset": {}, "method": {}, "training": {"seed": 3}}, tmp_path / "run", 1)]
+    assert calls == [(RING8_RUN_CONFIG, tmp_path / "run", 1)]
     assert threads_during == 1
 
 

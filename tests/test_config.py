@@ -13,7 +13,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate as snakemake_validate
 
-from nats.config import ConfigError, validate_config
+from nats.config import ALL_METHODS, ConfigError, validate_config
 from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def test_schema_lists_default_evaluation_keys(schema):
 
 def test_schema_lists_every_method(schema):
     assert set(schema["properties"]["methods"]["properties"]) == set(METHOD_DEFAULTS)
-    assert set(schema["$defs"]["overrides_by_method"]["properties"]) == set(METHOD_DEFAULTS)
+    assert set(schema["$defs"]["overrides_by_method"]["properties"]) == {*METHOD_DEFAULTS, ALL_METHODS}
 
 
 def test_unknown_method_rejected(validator, config):
@@ -142,6 +142,27 @@ def test_misspelled_override_key_rejected(config):
     config["overrides"] = {"digits": {"wgan-gp": {"gp_wieght": 5.0}}}
 
     with pytest.raises(ConfigError, match="gp_wieght"):
+        validate_config(config)
+
+
+def test_misspelled_key_in_all_block_rejected(config):
+    config["overrides"] = {"ring8": {"all": {"z_dimm": 8}}}
+
+    with pytest.raises(ConfigError, match="z_dimm"):
+        validate_config(config)
+
+
+def test_rho_in_all_block_rejected_by_schema(validator, config):
+    config["overrides"] = {"ring8": {"all": {"rho": 1.5}}}
+
+    assert any("1.5" in message for message in schema_messages(validator, config))
+
+
+@pytest.mark.xfail(strict=True, reason="validate_config checks only the keys of an overrides 'all' block")
+def test_rho_in_all_block_rejected_by_validate_config(config):
+    config["overrides"] = {"ring8": {"all": {"rho": 1.5}}}
+
+    with pytest.raises(ConfigError, match="1.5"):
         validate_config(config)
 
 

@@ -121,7 +121,11 @@ def test_tiny_grid_runs_end_to_end(tmp_path):
     assert (results_dir / "classifier" / "digits-cnn.pt").is_file()
 
     metrics = pd.read_csv(results_dir / "metrics.csv")
-    assert len(metrics) >= len(TINY_DATASETS) * len(METHODS)
+    assert set(metrics["dataset"]) == set(TINY_DATASETS)
+    assert set(metrics["method"]) == set(METHODS)
+    finite_values = metrics[np.isfinite(metrics["value"])]
+    runs_with_finite_values = set(zip(finite_values["dataset"], finite_values["method"]))
+    assert runs_with_finite_values == {(dataset, method) for dataset in TINY_DATASETS for method in METHODS}
 
     main_table = (results_dir / "tables" / "main.md").read_text()
     numbers = [float(number) for number in NUMBER_PATTERN.findall(main_table)]
