@@ -6,10 +6,12 @@ rule aggregate:
         every_run(f"{RUN_DIR}/metrics.jsonl"),
     output:
         METRICS_CSV,
+    params:
+        runs_dir=RUNS_DIR,
     log:
         f"{LOGS_DIR}/aggregate.log",
     shell:
-        "{NATS_CLI} aggregate --runs-dir {RUNS_DIR:q} --out {output:q} > {log:q} 2>&1"
+        "{NATS_CLI} aggregate --runs-dir {params.runs_dir:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule tables:
@@ -29,7 +31,9 @@ rule plots:
         samples=every_run(f"{RUN_DIR}/samples.npz"),
     output:
         directory(PLOTS_DIR),
+    params:
+        runs_dir=RUNS_DIR,
     log:
         f"{LOGS_DIR}/plots.log",
     shell:
-        "{NATS_CLI} plots --metrics {input.metrics:q} --runs-dir {RUNS_DIR:q} --out-dir {output:q} > {log:q} 2>&1"
+        "{NATS_CLI} plots --metrics {input.metrics:q} --runs-dir {params.runs_dir:q} --out-dir {output:q} > {log:q} 2>&1"
