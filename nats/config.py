@@ -19,6 +19,7 @@ METHODS = tuple(METHOD_DEFAULTS)
 DATASETS = tuple(DATASET_DEFAULTS)
 DEVICES = ("cpu", "cuda", "auto")
 TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg")
+TOP_LEVEL_KEYS = ("name", "seeds", "device", "threads_per_job", "datasets", "methods", "overrides", "evaluation")
 
 # Name of the overrides block that applies to every method of a dataset;
 # each method takes the keys it has.
@@ -70,6 +71,7 @@ def validate_config(config: dict) -> None:
     for key in ("name", "seeds", "datasets", "methods"):
         if key not in config:
             raise ConfigError(f"config is missing the required key {key!r}")
+    _check_known_keys(config, TOP_LEVEL_KEYS, "the config")
     if not config["seeds"] or not all(isinstance(seed, int) and seed >= 0 for seed in config["seeds"]):
         raise ConfigError(f"seeds must be a non-empty list of non-negative integers, got {config['seeds']!r}")
 
@@ -84,6 +86,7 @@ def validate_config(config: dict) -> None:
             _check_name(method, METHODS + (ALL_METHODS,), f"method in overrides.{dataset}")
         shared_block = (by_method or {}).get(ALL_METHODS) or {}
         _check_known_keys(shared_block, every_method_key, f"overrides.{dataset}.{ALL_METHODS}")
+        _validate_setting_values(shared_block, f"overrides.{dataset}.{ALL_METHODS}")
 
     for dataset in config["datasets"]:
         for method in config["methods"]:
@@ -104,14 +107,18 @@ def _validate_dataset_settings(dataset: str, settings: dict) -> None:
 
 def _validate_method_settings(method: str, settings: dict, where: str) -> None:
     _check_known_keys(settings, METHOD_DEFAULTS[method], where)
-    if "schedule" in settings and settings["schedule"] not in SCHEDULES:
-        raise ConfigError(
-            f"{where}.schedule {settings['schedule']!r} is unknown; expected one of {', '.join(SCHEDULES)}"
-        )
     if method == "cfg" and settings.get("schedule", "constant") != "constant":
         raise ConfigError(
             f"{where}.schedule must stay 'constant' for cfg, got {settings['schedule']!r}; "
             "use the annealed-cfg method for other schedules"
+        )
+    _validate_setting_values(settings, where)
+
+
+def _validate_setting_values(settings: dict, where: str) -> None:
+    if "schedule" in settings and settings["schedule"] not in SCHEDULES:
+        raise ConfigError(
+            f"{where}.schedule {settings['schedule']!r} is unknown; expected one of {', '.join(SCHEDULES)}"
         )
     if "rho" in settings:
         rho = settings["rho"]

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 LOG_LINES_PER_SNAPSHOT = 10
 SAMPLES_PER_SNAPSHOT = {"image": 64, "points": 1000}
 SNAPSHOT_SAMPLE_SEED = 0
+PROGRESS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}]"
 
 
 class RunFolderConflict(ValueError):
@@ -98,7 +99,9 @@ class TrainingMonitor:
         self.next_log = 0.0
         self.started = started
         self.last_checkpoint = runs.checkpoint_path(run_dir, method.kimg)
-        self.bar = tqdm(total=round(budget_kimg, 3), unit="kimg", desc=run_dir.name, mininterval=2.0)
+        self.bar = tqdm(
+            total=round(budget_kimg, 3), unit="kimg", desc=run_dir.name, mininterval=2.0, bar_format=PROGRESS_FORMAT
+        )
         self.log_handle = (run_dir / runs.TRAINING_LOG).open("a")
 
     def __call__(self, progress: TrainingProgress) -> None:

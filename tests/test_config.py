@@ -114,7 +114,6 @@ def test_misspelled_top_level_key_rejected_by_schema(validator, config):
     assert any("threads_per_jobs" in message for message in messages)
 
 
-@pytest.mark.xfail(strict=True, reason="validate_config checks only the required top-level keys")
 def test_misspelled_top_level_key_rejected_by_validate_config(config):
     config["threads_per_jobs"] = 2
 
@@ -158,7 +157,6 @@ def test_rho_in_all_block_rejected_by_schema(validator, config):
     assert any("1.5" in message for message in schema_messages(validator, config))
 
 
-@pytest.mark.xfail(strict=True, reason="validate_config checks only the keys of an overrides 'all' block")
 def test_rho_in_all_block_rejected_by_validate_config(config):
     config["overrides"] = {"ring8": {"all": {"rho": 1.5}}}
 
