@@ -103,7 +103,7 @@ class HostGANMethod(Method):
         return draw_latents(num_samples, self.settings["z_dim"], self.rng, self.device)
 
     def update_discriminator(self, fake: torch.Tensor) -> dict[str, float]:
-        """One D step with the host's loss and regulariser: a fresh real batch against ``fake``."""
+        """Take one D step with the host's loss and regulariser, a fresh real batch against ``fake``."""
         real = self.real_batches.next()
         loss, parts = self.spec.total_discriminator_loss(self.discriminator, real, fake.detach(), self.rng)
         self.discriminator_optimizer.zero_grad(set_to_none=True)

@@ -20,8 +20,8 @@ RECORDED_PACKAGES = (
     "snakemake",
 )
 
-# Implementation choices that differ from the public CFG code; recorded in
-# every run so that a reader comparing with other numbers sees them.
+# Implementation choices that differ from the public CFG code. Every run
+# records them, so a comparison with other numbers can take them into account.
 IMPLEMENTATION_CHOICES = {
     "discriminator_mode_while_moving_samples": "eval",
     "images_clamped_to_unit_range_before_metrics": True,

@@ -39,7 +39,7 @@ def checkpoint_path(run_dir: Path, kimg: float) -> Path:
 
 
 def checkpoint_kimg(path: Path) -> float:
-    """The kimg encoded in a checkpoint's file name."""
+    """Parse the kimg out of a checkpoint's file name."""
     match = _CHECKPOINT_PATTERN.match(Path(path).name)
     if match is None:
         raise ValueError(f"{str(path)!r} is not a checkpoint name of the form kimgNNNNN.NNN.pt")
@@ -92,7 +92,7 @@ def read_run_config(run_dir: Path) -> dict:
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Every checkpoint of a run, sorted by kimg."""
+    """List every checkpoint of a run, sorted by kimg."""
     folder = Path(run_dir) / CHECKPOINT_DIR
     paths = [path for path in folder.glob("kimg*.pt") if _CHECKPOINT_PATTERN.match(path.name)]
     return sorted(paths, key=checkpoint_kimg)

@@ -45,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def check_run_folder(run_config: dict, run_dir: Path) -> None:
-    """Reject a run folder that holds a run with different training settings."""
+    """Reject a run folder that contains a run with different training settings."""
     config_path = run_dir / runs.CONFIG_FILE
     if not config_path.is_file():
         return
@@ -53,7 +53,7 @@ def check_run_folder(run_config: dict, run_dir: Path) -> None:
     differences = differing_keys(training_relevant(existing), training_relevant(run_config))
     if differences:
         raise RunFolderConflict(
-            f"run folder {str(run_dir)!r} holds a run with other settings ({', '.join(differences)}); "
+            f"run folder {str(run_dir)!r} already contains a run with other settings ({', '.join(differences)}); "
             "give this config another name, or move the old run folder away"
         )
 
@@ -140,7 +140,7 @@ def train_run(run_config: dict, run_dir: Path, threads: int | None = None) -> No
 
     Raises:
         ConfigError: if the run config is invalid.
-        RunFolderConflict: if ``run_dir`` holds a run with other settings.
+        RunFolderConflict: if ``run_dir`` contains a run with other settings.
         TrainingDiverged: if training diverged; provenance then says so.
     """
     validate_run_config(run_config)

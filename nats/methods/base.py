@@ -11,7 +11,7 @@ from nats.data import TrainingSet
 
 @dataclass
 class TrainingProgress:
-    """What a method reports after each of its iterations.
+    """Counters and diagnostics a method reports after each iteration.
 
     Attributes:
         kimg: thousands of real images (or points) shown to D so far.

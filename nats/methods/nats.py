@@ -57,7 +57,7 @@ class NestedAnnealedTraining(HostGANMethod):
         )
 
     def regress_generator(self, latents: torch.Tensor, targets: torch.Tensor) -> float:
-        """One G step of ``||G(z) - targets||^2 / 2 / batch`` with the host's G optimizer."""
+        """Take one G step on ``||G(z) - targets||^2 / 2 / batch`` with the host's G optimizer."""
         loss = regression_loss(self.generator(latents), targets)
         self.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
