@@ -16,11 +16,14 @@ import sys
 from pathlib import Path
 
 from nats import __version__
+from nats.exceptions import TrainingInterrupted
 
 logger = logging.getLogger(__name__)
 
 PROGRAM_NAME = "nats-bench"
 EXIT_INVALID_INPUT = 2
+# EX_TEMPFAIL of sysexits.h: the run saved a checkpoint and can be resumed.
+EXIT_INTERRUPTED = 75
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -108,7 +111,9 @@ def _run_train(args: argparse.Namespace) -> None:
 
     from nats.training import train_run
 
-    train_run(run_config, args.run_dir, args.threads)
+    status = train_run(run_config, args.run_dir, args.threads)
+    if status == "diverged":
+        logger.warning("run %s diverged; its provenance.json and final.pt record the error", args.run_dir)
 
 
 def _run_resolve(args: argparse.Namespace) -> None:
@@ -273,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         argv: the arguments after the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 2 on invalid input.
+        The exit status: 0 on success (a diverged run included), 2 on
+        invalid input, 75 when training stopped on SIGTERM or SIGINT after
+        saving a checkpoint.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -284,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.handler(args)
+    except TrainingInterrupted as error:
+        print(f"{PROGRAM_NAME} {args.command}: {_one_line(error)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ValueError, FileNotFoundError) as error:
         # ConfigError subclasses ValueError. The traceback only shows at DEBUG,
         # so that a user sees the message, not the call stack.

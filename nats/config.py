@@ -18,7 +18,7 @@ from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS
 METHODS = tuple(METHOD_DEFAULTS)
 DATASETS = tuple(DATASET_DEFAULTS)
 DEVICES = ("cpu", "cuda", "auto")
-TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg")
+TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg", "checkpoint_kimg")
 TOP_LEVEL_KEYS = ("name", "seeds", "device", "threads_per_job", "datasets", "methods", "overrides", "evaluation")
 
 # Name of the overrides block that applies to every method of a dataset;
@@ -101,6 +101,9 @@ def _validate_dataset_settings(dataset: str, settings: dict) -> None:
     snapshot = settings["snapshot_kimg"]
     if not isinstance(snapshot, (int, float)) or snapshot <= 0:
         raise ConfigError(f"datasets.{dataset}.snapshot_kimg must be positive, got {snapshot!r}")
+    checkpoint = settings.get("checkpoint_kimg")
+    if checkpoint is not None and (not isinstance(checkpoint, (int, float)) or checkpoint <= 0):
+        raise ConfigError(f"datasets.{dataset}.checkpoint_kimg must be positive or null, got {checkpoint!r}")
     if not isinstance(settings["batch_size"], int) or settings["batch_size"] < 2:
         raise ConfigError(f"datasets.{dataset}.batch_size must be an integer >= 2, got {settings['batch_size']!r}")
 

@@ -86,11 +86,13 @@ METHOD_DEFAULTS = {
 }
 
 # Per-dataset training settings. Budgets are in thousands of real images
-# shown to D (kimg); snapshots are taken every snapshot_kimg and at 0.
+# shown to D (kimg); snapshots for the evaluation are taken every
+# snapshot_kimg and at 0, resume checkpoints every checkpoint_kimg (None:
+# every snapshot_kimg).
 DATASET_DEFAULTS = {
-    "digits": {"resolution": 16, "batch_size": 64, "budget_kimg": 40.0, "snapshot_kimg": 10.0},
-    "ring8": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0},
-    "grid25": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0},
+    "digits": {"resolution": 16, "batch_size": 64, "budget_kimg": 40.0, "snapshot_kimg": 10.0, "checkpoint_kimg": None},
+    "ring8": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0, "checkpoint_kimg": None},
+    "grid25": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0, "checkpoint_kimg": None},
 }
 
 # Evaluation protocols of the smoke config.
