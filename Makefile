@@ -2,7 +2,8 @@
 #
 #   make install   create .venv (Python 3.11) and install the package with its test extra
 #   make test      install, then run every test
-#   make smoke     install, then run the pipeline on config/config.yaml
+#   make smoke     install, then run the pipeline on config/config.yaml; after an
+#                  interruption it continues where it stopped (--rerun-incomplete)
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -28,4 +29,4 @@ test: install
 	"$(VENV)/bin/python" -m pytest -q
 
 smoke: install
-	"$(VENV)/bin/snakemake" --cores $(CORES)
+	"$(VENV)/bin/snakemake" --cores $(CORES) --rerun-incomplete

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS, SCHEDULES
+from nats.metrics.protocols import ProtocolSettingsError, resolve_image_protocols
 
 METHODS = tuple(METHOD_DEFAULTS)
 DATASETS = tuple(DATASET_DEFAULTS)
@@ -181,6 +182,12 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
     protocol = "digits" if dataset == "digits" else "mixtures"
     evaluation = {**EVALUATION_DEFAULTS[protocol], **((config.get("evaluation") or {}).get(protocol) or {})}
     _check_known_keys(evaluation, EVALUATION_DEFAULTS[protocol], f"evaluation.{protocol}")
+    try:
+        image_protocols = resolve_image_protocols(config.get("evaluation") or {}, dataset)
+    except ProtocolSettingsError as error:
+        raise ConfigError(str(error)) from error
+    if image_protocols is not None:
+        evaluation["images"] = image_protocols
 
     return {
         "config_name": config["name"],
@@ -198,6 +205,24 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
 def training_relevant(run_config: dict) -> dict:
     """Return the part of a run config that changes what training computes."""
     return {key: run_config[key] for key in ("dataset", "method", "training")}
+
+
+def resumable_settings(run_config: dict) -> dict:
+    """Return the training settings a resumed run must share with its checkpoint.
+
+    Only the budget, which a larger value extends, and the interval of the
+    resume checkpoints may differ.
+    """
+    settings = training_relevant(run_config)
+    settings["training"] = {
+        key: value for key, value in settings["training"].items() if key not in ("budget_kimg", "checkpoint_kimg")
+    }
+    return settings
+
+
+def run_settings_conflicts(existing: dict, requested: dict) -> list[str]:
+    """List the dotted keys that stop ``requested`` from continuing the run of ``existing``."""
+    return differing_keys(resumable_settings(existing), resumable_settings(requested))
 
 
 def validate_run_config(run_config: dict) -> None:

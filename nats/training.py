@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from nats import runs
 from nats.checkpointing import capture_random_states, find_latest_checkpoint, restore_random_states, save_resume_checkpoint
-from nats.config import ConfigError, differing_keys, training_relevant, validate_run_config
+from nats.config import ConfigError, run_settings_conflicts, training_relevant, validate_run_config
 from nats.data import load_training_set
 from nats.exceptions import TrainingInterrupted
 from nats.methods import Method, TrainingDiverged, TrainingProgress, build_method
@@ -47,19 +47,6 @@ class RunFolderConflict(ValueError):
     """The run folder belongs to a run with other training settings."""
 
 
-def resumable_settings(run_config: dict) -> dict:
-    """Return the training settings a resumed run must share with its checkpoint.
-
-    Only the budget, which a larger value extends, and the interval of the
-    resume checkpoints may differ.
-    """
-    settings = training_relevant(run_config)
-    settings["training"] = {
-        key: value for key, value in settings["training"].items() if key not in ("budget_kimg", "checkpoint_kimg")
-    }
-    return settings
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -74,7 +61,7 @@ def check_run_folder(run_config: dict, run_dir: Path) -> None:
     if not config_path.is_file():
         return
     existing = runs.read_run_config(run_dir)
-    differences = differing_keys(resumable_settings(existing), resumable_settings(run_config))
+    differences = run_settings_conflicts(existing, run_config)
     if differences:
         raise RunFolderConflict(
             f"run folder {str(run_dir)!r} already contains a run with other settings ({', '.join(differences)}); "
@@ -167,7 +154,6 @@ class TrainingMonitor:
         }
         self.started = started
         self.stop_signals = stop_signals
-        self.last_snapshot = runs.checkpoint_path(run_dir, method.kimg)
         self.bar = tqdm(
             total=round(training["budget_kimg"], 3),
             initial=round(min(method.kimg, training["budget_kimg"]), 3),
@@ -222,7 +208,7 @@ class TrainingMonitor:
         if snapshot_due or checkpoint_due:
             payload = self.payload()
             if snapshot_due:
-                self.last_snapshot = save_snapshot(self.method, payload, self.run_dir)
+                save_snapshot(self.method, payload, self.run_dir)
             if checkpoint_due:
                 save_resume_checkpoint(payload, self.run_dir)
 
@@ -304,9 +290,7 @@ def train_run(run_config: dict, run_dir: Path, threads: int | None = None) -> st
     run_dir.mkdir(parents=True, exist_ok=True)
     latest = find_latest_checkpoint(run_dir, device)
     if latest is not None:
-        differences = differing_keys(
-            resumable_settings(latest[1]["run_config"]), resumable_settings(run_config)
-        )
+        differences = run_settings_conflicts(latest[1]["run_config"], run_config)
         if differences:
             raise RunFolderConflict(
                 f"checkpoint {str(latest[0])!r} was written with other settings ({', '.join(differences)}); "
@@ -366,8 +350,8 @@ def train_run(run_config: dict, run_dir: Path, threads: int | None = None) -> st
             write_provenance(run_dir, provenance)
 
     if status == "complete":
-        final_snapshot = monitor.last_snapshot
-        if runs.checkpoint_kimg(final_snapshot) != round(method.kimg, 3):
+        final_snapshot = runs.checkpoint_path(run_dir, method.kimg)
+        if not final_snapshot.is_file():
             final_snapshot = save_snapshot(method, monitor.payload(), run_dir)
         runs.atomic_write_bytes(final_path, final_snapshot.read_bytes())
     else:

@@ -15,7 +15,9 @@ REPO_DIR = Path(workflow.basedir)
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-from nats.config import resolve_run_config, validate_config
+import yaml
+
+from nats.config import resolve_run_config, run_settings_conflicts, validate_config
 
 validate(config, schema=str(REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"), set_default=False)
 validate_config(config)
@@ -64,3 +66,31 @@ def run_config_json(wildcards) -> str:
 def every_run(pattern: str) -> list[str]:
     """Expand ``pattern`` over every dataset, method and seed of the grid."""
     return expand(pattern, dataset=DATASETS, method=METHODS, seed=SEEDS)
+
+
+def check_existing_runs() -> None:
+    """Stop before any job runs if a run folder of this grid holds other settings.
+
+    Snakemake would otherwise delete such a run's final.pt before its train
+    job rejects the folder. A larger budget_kimg is not a conflict: it
+    extends the run.
+    """
+    conflicts = []
+    for dataset in DATASETS:
+        for method in METHODS:
+            for seed in SEEDS:
+                path = Path(RUNS_DIR) / dataset / method / f"seed{seed}" / "config.yaml"
+                if not path.is_file():
+                    continue
+                existing = yaml.safe_load(path.read_text())
+                keys = run_settings_conflicts(existing, resolve_run_config(config, dataset, method, seed))
+                if keys:
+                    conflicts.append(f"{path.parent} ({', '.join(keys)})")
+    if conflicts:
+        raise ValueError(
+            f"{RESULTS_DIR} contains runs written with other settings: {'; '.join(conflicts)}. "
+            "Give the changed config another name, or move those run folders away."
+        )
+
+
+check_existing_runs()
