@@ -138,6 +138,9 @@ def _run_classifier(args: argparse.Namespace) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
+    if args.images is not None:
+        _run_evaluate_images(args)
+        return
     _require_directory(args.run_dir, "run directory")
     if args.classifier is not None:
         _require_file(args.classifier, "classifier file")
@@ -146,7 +149,29 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     from nats.evaluation import evaluate_run
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples)
+    options = {} if args.cache_dir is None else {"cache_dir": args.cache_dir}
+    records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples, **options)
+    logger.info("wrote %d metric records to %s", len(records), args.out)
+
+
+def _run_evaluate_images(args: argparse.Namespace) -> None:
+    if not args.images.exists():
+        raise FileNotFoundError(f"image set {str(args.images)!r} not found")
+    if args.config is None or args.protocol is None:
+        raise ValueError("--images needs --config (for the protocol settings) and --protocol")
+
+    from nats.config import load_config
+
+    config = load_config(args.config)
+    _set_threads(args.threads)
+
+    from nats.evaluation import evaluate_images
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    records = evaluate_images(
+        args.images, args.out, args.protocol, config.get("evaluation") or {}, config_name=config["name"],
+        dataset=args.dataset, label=args.label, cache_dir=args.cache_dir,
+    )
     logger.info("wrote %d metric records to %s", len(records), args.out)
 
 
@@ -236,8 +261,25 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--out", required=True, type=Path, metavar="PATH", help="weights file to write")
     classifier.set_defaults(handler=_run_classifier)
 
-    evaluate = subparsers.add_parser("evaluate", help="compute the metrics of one trained run")
-    evaluate.add_argument("--run-dir", required=True, type=Path, metavar="DIR", help="directory of the trained run")
+    evaluate = subparsers.add_parser(
+        "evaluate", help="compute the metrics of one trained run, or of an image set under one image protocol"
+    )
+    evaluate_source = evaluate.add_mutually_exclusive_group(required=True)
+    evaluate_source.add_argument("--run-dir", type=Path, metavar="DIR", help="directory of the trained run")
+    evaluate_source.add_argument(
+        "--images", type=Path, metavar="PATH", help="image set to score instead of a run: a .npz file or a folder of images"
+    )
+    evaluate.add_argument(
+        "--config", type=Path, default=None, metavar="FILE", help="pipeline config whose evaluation settings apply (with --images)"
+    )
+    evaluate.add_argument(
+        "--protocol", choices=("inception", "clean", "legacy"), default=None, help="image protocol (with --images)"
+    )
+    evaluate.add_argument("--dataset", default="digits", help="dataset the images imitate (with --images; default digits)")
+    evaluate.add_argument("--label", default=None, help="name recorded as the method (with --images; default the file name)")
+    evaluate.add_argument(
+        "--cache-dir", type=Path, default=None, metavar="DIR", help="folder of cached real-image features of the image protocols"
+    )
     evaluate.add_argument("--out", required=True, type=Path, metavar="PATH", help="metrics file to write (JSON lines)")
     evaluate.add_argument(
         "--classifier", type=Path, default=None, metavar="PATH", help="digits classifier weights (digits runs only)"

@@ -109,6 +109,47 @@ EVALUATION_DEFAULTS = {
         "quality_stds": 3.0,
         "min_mode_samples": 20,
     },
+    # Paper-scale protocols for image datasets, opt-in through
+    # images.protocols. Counts follow the common CIFAR-10 practice: 50K
+    # generated against the full training split, IS over 10 splits, KID over
+    # 100 subsets of 1000, precision/recall with k = 3 (Kynkaanniemi et al. 2019).
+    "inception": {
+        "num_generated": 50000,
+        "reference": None,
+        "reference_split": "train",
+        "is_splits": 10,
+        "kid_subsets": 100,
+        "kid_subset_size": 1000,
+        "prc_neighborhood": 3,
+        "density_coverage": True,
+        "batch_size": 64,
+    },
+    "clean": {
+        "num_generated": 50000,
+        "reference": None,
+        "reference_split": "train",
+        "kid_subsets": 100,
+        "kid_subset_size": 1000,
+        "batch_size": 64,
+    },
+    "legacy": {
+        "num_generated": 50000,
+        "reference": None,
+        "reference_split": "train",
+        "kid_subsets": 100,
+        "kid_subset_size": 1000,
+        "batch_size": 64,
+    },
+    "images": {
+        "protocols": [],
+        "checkpoints": "final",
+        "cross_check_tolerance": 0.01,
+        "cache_dir": None,
+    },
+    "inception_weights": {
+        "torch_fidelity": None,
+        "clean_fid": None,
+    },
 }
 
 SCHEDULES = ("constant", "geometric", "linear", "cosine")

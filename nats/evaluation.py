@@ -7,6 +7,12 @@ of samples with the seed ``training seed + GENERATION_SEED_OFFSET``, scores
 them (``nats.metrics.digits`` or ``nats.metrics.mixtures``) and writes one
 JSON line per metric value (``nats.metrics.records``). It also keeps the
 samples of the final checkpoint for sample grids and scatter plots.
+
+Image runs whose config selects paper-scale protocols
+(``evaluation.images.protocols``: ``inception``, ``clean``, ``legacy``) are
+also scored under those, at the final checkpoint or at every one.
+``evaluate_images`` scores an image set from disk (``.npz`` or a folder)
+under one of them.
 """
 
 import importlib
@@ -24,8 +30,10 @@ from tqdm import tqdm
 from nats.data import MIXTURES
 from nats.methods.base import Method
 from nats.metrics.digits import check_digits_protocol, evaluate_digits
+from nats.metrics.inception import MIN_FID_SAMPLES, check_sample_counts, evaluate_inception
 from nats.metrics.mixtures import evaluate_mixture
 from nats.metrics.records import MetricValue, make_records, write_records
+from nats.metrics.references import load_reference
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +120,104 @@ def make_scorer(run_config: dict, classifier_path: Path | None = None, device: s
     raise EvaluationError(f"unknown evaluation protocol {protocol_name!r}; expected 'digits' or 'mixtures'")
 
 
+def make_image_scorer(
+    name: str,
+    settings: dict,
+    image_settings: dict,
+    resolution: int | None,
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    min_fid_samples: int = MIN_FID_SAMPLES,
+) -> ProtocolScorer:
+    """Build the scorer of one paper-scale image protocol and check its counts.
+
+    The reference images are loaded here, so that too few of them are
+    rejected before any sample is drawn.
+
+    Args:
+        name: ``inception``, ``clean`` or ``legacy``.
+        settings: that protocol's resolved settings.
+        image_settings: the resolved ``evaluation.images`` block, with
+            ``inception_weights`` and ``cache_dir``.
+        resolution: side of the run's images, for the digits reference.
+        device: where the feature extractor runs.
+        cache_dir: folder of cached real features; overrides
+            ``image_settings["cache_dir"]``.
+        min_fid_samples: fewest images per side for FID; only tests lower it.
+
+    Returns:
+        The scorer.
+
+    Raises:
+        SampleCountError: for too few generated or real images.
+        EvaluationError: for an unknown protocol name.
+    """
+    reference_images, reference_name = load_reference(settings["reference"], resolution)
+    weights = image_settings["inception_weights"]
+    cache_dir = cache_dir if cache_dir is not None else image_settings.get("cache_dir")
+    cache_dir = None if cache_dir is None else Path(cache_dir)
+
+    if name == "inception":
+        check_sample_counts(settings["num_generated"], len(reference_images), settings, min_fid_samples)
+
+        def score(images):
+            return evaluate_inception(
+                images, reference_images, settings, weights["torch_fidelity"], reference_name=reference_name,
+                device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples,
+            )
+
+    elif name in ("clean", "legacy"):
+        from nats.metrics.clean_fid import CLEANFID_METRICS, MODES, evaluate_cleanfid
+
+        check_sample_counts(
+            settings["num_generated"], len(reference_images), settings, min_fid_samples, CLEANFID_METRICS
+        )
+
+        def score(images):
+            return evaluate_cleanfid(
+                images, reference_images, settings, weights["clean_fid"], mode=MODES[name],
+                reference_name=reference_name, device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples,
+            )
+
+    else:
+        raise EvaluationError(f"unknown image protocol {name!r}; expected inception, clean or legacy")
+    return ProtocolScorer(name=name, num_samples=settings["num_generated"], num_saved=None, score=score)
+
+
+def make_image_scorers(
+    run_config: dict,
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    min_fid_samples: int = MIN_FID_SAMPLES,
+) -> list[ProtocolScorer]:
+    """Build the scorers of the image protocols a run config selects (none by default).
+
+    Args:
+        run_config: a resolved run config.
+        device: where the feature extractors run.
+        cache_dir: folder of cached real features (see ``make_image_scorer``).
+        min_fid_samples: fewest images per side for FID; only tests lower it.
+
+    Returns:
+        One scorer per selected protocol, in the config's order.
+    """
+    image_settings = run_config["evaluation"].get("images")
+    if not image_settings:
+        return []
+    resolution = run_config["dataset"].get("resolution")
+    return [
+        make_image_scorer(name, settings, image_settings, resolution, device, cache_dir, min_fid_samples)
+        for name, settings in image_settings["protocols"].items()
+    ]
+
+
 def evaluate_checkpoint(
     method: Method,
     run_config: dict,
     checkpoint: str,
     scorer: ProtocolScorer,
     generation_seed: int,
+    image_scorers: list[ProtocolScorer] = (),
 ) -> tuple[list[dict], dict[str, torch.Tensor]]:
     """Score every sample mode of one loaded checkpoint.
 
@@ -127,34 +227,44 @@ def evaluate_checkpoint(
         checkpoint: checkpoint name, such as ``kimg000010``.
         scorer: the run's protocol.
         generation_seed: seed of the latent draws, the same for every mode.
+        image_scorers: paper-scale image protocols to apply as well; each
+            draws its own number of samples with the same seed.
 
     Returns:
-        The metric records and the drawn samples, by sample mode.
+        The metric records and the drawn samples of ``scorer``, by sample mode.
     """
     records = []
     samples_by_mode = {}
     for mode in method.sample_modes:
-        logger.info(
-            "evaluating %s at %s (%.1f kimg), sample mode %r: %d samples, seed %d",
-            run_config["method"]["name"], checkpoint, method.kimg, mode, scorer.num_samples, generation_seed,
-        )
-        samples = method.sample(scorer.num_samples, seed=generation_seed, mode=mode)
-        values, protocol = scorer.score(samples)
-        protocol = {**protocol, "sample_mode": mode, "generation_seed": generation_seed}
-        records += make_records(
-            values,
-            config_name=run_config["config_name"],
-            dataset=run_config["dataset"]["name"],
-            method=run_config["method"]["name"],
-            seed=run_config["training"]["seed"],
-            checkpoint=checkpoint,
-            kimg=method.kimg,
-            d_steps=method.d_steps,
-            g_steps=method.g_steps,
-            sample_mode=mode,
-            protocol=protocol,
-        )
-        samples_by_mode[mode] = samples
+        mode_records = []
+        for current in (scorer, *image_scorers):
+            logger.info(
+                "evaluating %s at %s (%.1f kimg) under %s, sample mode %r: %d samples, seed %d",
+                run_config["method"]["name"], checkpoint, method.kimg, current.name, mode, current.num_samples,
+                generation_seed,
+            )
+            samples = method.sample(current.num_samples, seed=generation_seed, mode=mode)
+            values, protocol = current.score(samples)
+            protocol = {**protocol, "sample_mode": mode, "generation_seed": generation_seed}
+            mode_records += make_records(
+                values,
+                config_name=run_config["config_name"],
+                dataset=run_config["dataset"]["name"],
+                method=run_config["method"]["name"],
+                seed=run_config["training"]["seed"],
+                checkpoint=checkpoint,
+                kimg=method.kimg,
+                d_steps=method.d_steps,
+                g_steps=method.g_steps,
+                sample_mode=mode,
+                protocol=protocol,
+            )
+            if current is scorer:
+                samples_by_mode[mode] = samples
+        if image_scorers:
+            tolerance = run_config["evaluation"]["images"]["cross_check_tolerance"]
+            mode_records = add_fid_cross_check(mode_records, tolerance)
+        records += mode_records
     return records, samples_by_mode
 
 
@@ -189,6 +299,8 @@ def evaluate_run(
     classifier_path: Path | None = None,
     samples_path: Path | None = None,
     device: str = "cpu",
+    cache_dir: Path | None = None,
+    min_fid_samples: int = MIN_FID_SAMPLES,
 ) -> list[dict]:
     """Evaluate every checkpoint of a run and write its metric records.
 
@@ -201,6 +313,9 @@ def evaluate_run(
             ``run_dir / "samples.npz"``): the first 100 images for digits,
             all points for mixtures, one float32 array per sample mode.
         device: where sampling and the digits classifier run.
+        cache_dir: folder of cached real features of the image protocols;
+            ``None`` uses ``evaluation.images.cache_dir`` of the run config.
+        min_fid_samples: fewest images per side for FID; only tests lower it.
 
     Returns:
         The records written, in checkpoint order, then sample mode, then
@@ -216,6 +331,7 @@ def evaluate_run(
 
     run_config = runs.read_run_config(run_dir)
     scorer = make_scorer(run_config, classifier_path, device=device)
+    image_scorers = make_image_scorers(run_config, device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples)
     checkpoints = runs.list_checkpoints(run_dir)
     if not checkpoints:
         raise EvaluationError(f"no checkpoints found in {str(run_dir / 'checkpoints')!r}; train the run first")
@@ -226,10 +342,13 @@ def evaluate_run(
 
     records = []
     final_samples = {}
-    for checkpoint_path in tqdm(checkpoints, desc="checkpoints", unit="checkpoint"):
+    every_checkpoint = bool(image_scorers) and run_config["evaluation"]["images"]["checkpoints"] == "all"
+    for index, checkpoint_path in enumerate(tqdm(checkpoints, desc="checkpoints", unit="checkpoint")):
+        is_final = index == len(checkpoints) - 1
         method = runs.load_method(run_dir, checkpoint_path, device=device)
         checkpoint_records, final_samples = evaluate_checkpoint(
-            method, run_config, Path(checkpoint_path).stem, scorer, generation_seed
+            method, run_config, Path(checkpoint_path).stem, scorer, generation_seed,
+            image_scorers if is_final or every_checkpoint else [],
         )
         records += checkpoint_records
 
@@ -237,3 +356,127 @@ def evaluate_run(
     write_records(records, out_path)
     logger.info("wrote %d metric records to %s and final samples to %s", len(records), out_path, samples_path)
     return records
+
+
+def evaluate_images(
+    images_path: Path,
+    out_path: Path,
+    protocol_name: str,
+    evaluation_config: dict,
+    *,
+    config_name: str = "images",
+    dataset: str = "digits",
+    label: str | None = None,
+    sample_mode: str = "generator",
+    generation_seed: int | None = None,
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    min_fid_samples: int = MIN_FID_SAMPLES,
+) -> list[dict]:
+    """Score an image set from disk under one image protocol and write its records.
+
+    Args:
+        images_path: a ``.npz`` file or a folder of images (see
+            ``nats.metrics.references.load_image_set``).
+        out_path: metrics file to write, one JSON line per value.
+        protocol_name: ``inception``, ``clean`` or ``legacy``.
+        evaluation_config: the ``evaluation`` block of a pipeline config; its
+            settings for ``protocol_name`` apply, whether or not the config
+            selects the protocol in ``images.protocols``.
+        config_name: recorded as the records' config name.
+        dataset: dataset the images imitate; picks the default reference.
+        label: recorded as the method name (default: the file or folder name).
+        sample_mode: recorded sample mode of the images.
+        generation_seed: recorded seed of the images, if known.
+        device: where the feature extractor runs.
+        cache_dir: folder of cached real features.
+        min_fid_samples: fewest images per side for FID; only tests lower it.
+
+    Returns:
+        The records written.
+    """
+    from nats.metrics.protocols import IMAGE_PROTOCOLS, resolve_image_protocols
+    from nats.metrics.references import load_image_set
+
+    if protocol_name not in IMAGE_PROTOCOLS:
+        raise EvaluationError(f"unknown image protocol {protocol_name!r}; expected one of {', '.join(IMAGE_PROTOCOLS)}")
+    selected = {**(evaluation_config or {}), "images": {**((evaluation_config or {}).get("images") or {}), "protocols": [protocol_name]}}
+    image_settings = resolve_image_protocols(selected, dataset)
+    if image_settings is None:
+        raise EvaluationError(f"dataset {dataset!r} has no image protocols; use digits")
+
+    images = load_image_set(images_path)
+    resolution = images.shape[-1] if dataset == "digits" else None
+    scorer = make_image_scorer(
+        protocol_name, image_settings["protocols"][protocol_name], image_settings, resolution, device, cache_dir,
+        min_fid_samples,
+    )
+    values, protocol = scorer.score(images)
+    protocol = {
+        **protocol,
+        "sample_mode": sample_mode,
+        "generation_seed": generation_seed,
+        "generated_images": Path(images_path).name,
+    }
+    records = make_records(
+        values, config_name=config_name, dataset=dataset, method=label or Path(images_path).stem, seed=0,
+        checkpoint="images", kimg=0.0, d_steps=0, g_steps=0, sample_mode=sample_mode, protocol=protocol,
+    )
+    write_records(records, out_path)
+    logger.info("wrote %d metric records of %s to %s", len(records), images_path, out_path)
+    return records
+
+
+def add_fid_cross_check(records: list[dict], tolerance: float) -> list[dict]:
+    """Compare torch-fidelity's FID with clean-fid's ``legacy_tensorflow`` FID on the same samples.
+
+    Both claim to reproduce the TensorFlow Inception FID, so on one image
+    set they should agree. When both protocols ran, every FID record of
+    the two gets ``fid_cross_check`` (``agree`` or ``disagree``) and
+    ``fid_cross_check_relative_difference`` (``|a - b| / |a|`` with ``a`` the
+    torch-fidelity FID); a disagreement beyond ``tolerance`` is logged as a
+    warning. Without both protocols the records are returned unchanged.
+
+    Args:
+        records: the records of one checkpoint and sample mode.
+        tolerance: largest accepted relative difference.
+
+    Returns:
+        The records, the FID ones with the cross-check fields added.
+    """
+    def fid_record(protocol_name: str, prefix: str) -> dict | None:
+        for record in records:
+            if record["protocol"].get("name") == protocol_name and record["metric"].startswith(prefix):
+                return record
+        return None
+
+    torch_fidelity_fid = fid_record("inception", "fid")
+    cleanfid_fid = fid_record("legacy", "legacyfid")
+    if torch_fidelity_fid is None or cleanfid_fid is None:
+        return records
+
+    reference = abs(torch_fidelity_fid["value"])
+    difference = abs(torch_fidelity_fid["value"] - cleanfid_fid["value"])
+    if reference > 0:
+        relative = difference / reference
+    elif difference == 0:
+        relative = 0.0
+    else:
+        relative = float("inf")
+    verdict = "agree" if relative <= tolerance else "disagree"
+    if verdict == "disagree":
+        logger.warning(
+            "FID CROSS-CHECK FAILED for %s seed %d at %s (%s): torch-fidelity %s = %.6g but clean-fid "
+            "legacy_tensorflow %s = %.6g, relative difference %.3g above the tolerance %.3g; check both "
+            "weights files (sha256 %s and %s)",
+            torch_fidelity_fid["method"], torch_fidelity_fid["seed"], torch_fidelity_fid["checkpoint"],
+            torch_fidelity_fid["sample_mode"], torch_fidelity_fid["metric"], torch_fidelity_fid["value"],
+            cleanfid_fid["metric"], cleanfid_fid["value"], relative, tolerance,
+            torch_fidelity_fid["protocol"].get("weights_sha256"), cleanfid_fid["protocol"].get("weights_sha256"),
+        )
+    checked = []
+    for record in records:
+        if record is torch_fidelity_fid or record is cleanfid_fid:
+            record = {**record, "fid_cross_check": verdict, "fid_cross_check_relative_difference": relative}
+        checked.append(record)
+    return checked

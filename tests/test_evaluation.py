@@ -20,7 +20,7 @@ import yaml
 from nats.config import load_config, resolve_run_config
 from nats.data import load_training_set
 from nats.data.mixtures import sample_mixture
-from nats.evaluation import GENERATION_SEED_OFFSET, EvaluationError, evaluate_run
+from nats.evaluation import GENERATION_SEED_OFFSET, EvaluationError, add_fid_cross_check, evaluate_run
 from nats.methods.base import Method
 from nats.metrics.digits_classifier import build_classifier
 from nats.metrics.records import SampleCountError, protocol_id, read_records
@@ -251,3 +251,101 @@ def test_run_without_checkpoints_is_rejected(tmp_path, loaded_methods):
 
     with pytest.raises(EvaluationError, match="no checkpoints"):
         evaluate_run(run_dir, tmp_path / "metrics.jsonl")
+
+
+# Image protocols with random-valued Inception weights and tiny counts: the
+# FID minimum is lowered through min_fid_samples, never in the config.
+TINY_INCEPTION = {
+    "num_generated": 8,
+    "is_splits": 2,
+    "kid_subsets": 3,
+    "kid_subset_size": 4,
+    "prc_neighborhood": 3,
+    "density_coverage": False,
+    "batch_size": 8,
+}
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    from nats.metrics.weights import write_random_torch_fidelity_weights
+
+    return write_random_torch_fidelity_weights(tmp_path_factory.mktemp("inception") / "inception.pth")
+
+
+def write_reference(path: Path, count: int = 8) -> Path:
+    pixels = np.round((load_digits_samples()[:count].numpy() + 1) * 127.5).astype(np.uint8)
+    np.savez(path, images=pixels)
+    return path
+
+
+def load_digits_samples():
+    from nats.data import load_digits
+
+    return load_digits(16).samples
+
+
+def image_evaluation(tmp_path, weights_path, **images):
+    reference = write_reference(tmp_path / "reference.npz")
+    config = load_config(CONFIG_PATH)
+    return {
+        **config["evaluation"],
+        "inception": {**TINY_INCEPTION, "reference": str(reference)},
+        "images": {"protocols": ["inception"], **images},
+        "inception_weights": {"torch_fidelity": str(weights_path)},
+    }
+
+
+def test_inception_protocol_scores_final_checkpoint_only(tmp_path, loaded_methods, classifier_path, inception_weights):
+    run_dir = write_run(tmp_path, "digits", image_evaluation(tmp_path, inception_weights))
+
+    records = evaluate_run(run_dir, tmp_path / "m.jsonl", classifier_path, cache_dir=tmp_path / "cache", min_fid_samples=4)
+
+    inception_records = [record for record in records if record["protocol"]["name"] == "inception"]
+    assert {record["checkpoint"] for record in inception_records} == {"kimg000010"}
+    assert sorted({record["metric"] for record in inception_records}) == [
+        "fid8_train", "is8_s2", "kid8", "precision8_k3", "recall8_k3",
+    ]
+    assert {record["sample_mode"] for record in inception_records} == {"refined", "generator"}
+    stamp = inception_records[0]["protocol"]
+    assert stamp["reference"] == "reference.npz"
+    assert stamp["num_real"] == 8
+    assert stamp["generation_seed"] == TRAINING_SEED + GENERATION_SEED_OFFSET
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1
+    final_method = loaded_methods[-1]
+    assert (8, TRAINING_SEED + GENERATION_SEED_OFFSET, "refined") in final_method.sample_calls
+
+
+def test_inception_count_below_minimum_rejected_before_sampling(tmp_path, loaded_methods, classifier_path, inception_weights):
+    run_dir = write_run(tmp_path, "digits", image_evaluation(tmp_path, inception_weights))
+
+    with pytest.raises(SampleCountError, match="FID needs at least 2048 generated images, but num_generated is 8"):
+        evaluate_run(run_dir, tmp_path / "m.jsonl", classifier_path)
+
+    assert loaded_methods == []
+
+
+def test_default_config_selects_no_image_protocol():
+    config = load_config(CONFIG_PATH)
+
+    for dataset in config["datasets"]:
+        assert "images" not in resolve_run_config(config, dataset, "cfg", 0)["evaluation"]
+
+
+def test_fid_cross_check_flags_disagreement(caplog):
+    def record(protocol, metric, value):
+        return {
+            "protocol": {"name": protocol, "weights_sha256": "x"}, "metric": metric, "value": value,
+            "method": "cfg", "seed": 0, "checkpoint": "kimg000010", "sample_mode": "refined",
+        }
+
+    records = [record("inception", "fid50k_train", 10.0), record("legacy", "legacyfid50k_train", 10.5),
+               record("inception", "is50k_s10", 3.0)]
+
+    checked = add_fid_cross_check(records, tolerance=0.01)
+    agreeing = add_fid_cross_check(records, tolerance=0.1)
+
+    assert [entry.get("fid_cross_check") for entry in checked] == ["disagree", "disagree", None]
+    assert checked[0]["fid_cross_check_relative_difference"] == pytest.approx(0.05)
+    assert "FID CROSS-CHECK FAILED" in caplog.text
+    assert [entry.get("fid_cross_check") for entry in agreeing] == ["agree", "agree", None]

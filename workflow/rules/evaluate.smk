@@ -1,6 +1,10 @@
 # Metrics of one trained run: metrics.jsonl (one record per checkpoint and
 # metric) and the generated samples that the plots draw.
 
+# Real-image features of the image protocols, shared by every run of the
+# grid and keyed by a hash of the protocol.
+REAL_FEATURES_CACHE_DIR = f"{RESULTS_DIR}/cache/real-features"
+
 
 def evaluation_inputs(wildcards) -> dict:
     """Return the weights of the run, plus the digits classifier for digits runs."""
@@ -8,6 +12,15 @@ def evaluation_inputs(wildcards) -> dict:
     if wildcards.dataset == "digits":
         inputs["classifier"] = CLASSIFIER_FILE
     return inputs
+
+
+def cache_option(wildcards) -> str:
+    """Return " --cache-dir DIR" for runs scored under image protocols, empty otherwise."""
+    image_settings = resolve_run(wildcards)["evaluation"].get("images")
+    if not image_settings:
+        return ""
+    cache_dir = image_settings["cache_dir"] or REAL_FEATURES_CACHE_DIR
+    return f" --cache-dir {shlex.quote(str(cache_dir))}"
 
 
 def classifier_option(wildcards, input) -> str:
@@ -26,6 +39,7 @@ rule evaluate:
     params:
         run_dir=lambda wildcards, input: str(Path(input.weights).parent),
         classifier_option=classifier_option,
+        cache_option=cache_option,
     log:
         f"{LOGS_DIR}/evaluate/{RUN_LOG_NAME}",
     threads: THREADS_PER_JOB
@@ -34,4 +48,4 @@ rule evaluate:
         runtime=60,
     shell:
         "{NATS_CLI} evaluate --run-dir {params.run_dir:q} --out {output.metrics:q}"
-        " --samples {output.samples:q} {params.classifier_option} --threads {threads} > {log:q} 2>&1"
+        " --samples {output.samples:q} {params.classifier_option}{params.cache_option} --threads {threads} > {log:q} 2>&1"
