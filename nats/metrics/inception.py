@@ -294,6 +294,9 @@ def evaluate_inception(
         )
         values.append(MetricValue(names["density"], result["density"], higher_is_better=True))
         values.append(MetricValue(names["coverage"], result["coverage"], higher_is_better=True))
+        density_coverage_implementation = result["implementation"]
+    else:
+        density_coverage_implementation = None
 
     protocol = {
         "name": "inception",
@@ -310,6 +313,7 @@ def evaluate_inception(
         "kid_subsets": settings["kid_subsets"],
         "kid_subset_size": settings["kid_subset_size"],
         "prc_neighborhood": settings["prc_neighborhood"],
+        "density_coverage": density_coverage_implementation,
         "rng_seed": RNG_SEED,
         "resize": "torch-fidelity: bilinear to 299x299, TensorFlow 1.x compatible, inside the extractor",
         "adapter": ADAPTER_POLICY,

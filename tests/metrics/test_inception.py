@@ -41,6 +41,7 @@ SETTINGS = {
     "kid_subset_size": 6,
     "prc_neighborhood": 3,
     "batch_size": 16,
+    "density_coverage": True,
 }
 
 
@@ -157,6 +158,8 @@ def test_protocol_stamp_names_weights_counts_and_reference(self_evaluation, weig
     assert protocol["kid_subsets"] == 5 and protocol["kid_subset_size"] == 6
     assert protocol["torch_fidelity"] == torch_fidelity.__version__
     assert set(scores) == set(inception_metric_names(SETTINGS).values())
+    assert protocol["density_coverage"] == "prdc 0.2"
+    assert scores[f"coverage{NUM_IMAGES}_k3"] == 1.0
 
 
 def test_uint8_set_round_trips_bit_exact_through_adapter():
