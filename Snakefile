@@ -3,7 +3,7 @@
 # tables and plots under results/<config name>/.
 #
 #   snakemake --cores all                             # config/config.yaml
-#   snakemake --cores all --configfile config/paper.yaml
+#   snakemake --cores all --configfile my-grid.yaml
 #
 # A config given with --configfile replaces config/config.yaml instead of
 # being merged into it, so that no smoke setting leaks into another grid.

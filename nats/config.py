@@ -4,11 +4,13 @@ A pipeline config (``config/config.yaml``) names a grid: datasets, methods,
 seeds and evaluation protocols. ``resolve_run_config`` turns one cell of
 that grid into the flat run config that training reads, merging in order:
 the defaults of ``nats.defaults``, the config's ``methods.<method>`` block,
-then its ``overrides.<dataset>.<method>`` block.
+its ``overrides.<dataset>.all`` block, then its
+``overrides.<dataset>.<method>`` block.
 """
 
 import copy
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -94,19 +96,25 @@ def validate_config(config: dict) -> None:
             resolve_run_config(config, dataset, method, config["seeds"][0])
 
 
-def _validate_dataset_settings(dataset: str, settings: dict) -> None:
-    _check_known_keys(settings, DATASET_DEFAULTS[dataset], f"datasets.{dataset}")
+def _validate_dataset_settings(dataset: str, settings: dict, where: str | None = None) -> None:
+    where = where or f"datasets.{dataset}"
+    _check_known_keys(settings, DATASET_DEFAULTS[dataset], where)
+    _validate_training_values(settings, where)
+
+
+def _validate_training_values(settings: dict, where: str) -> None:
     budget = settings["budget_kimg"]
-    if not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
-        raise ConfigError(f"datasets.{dataset}.budget_kimg must be a positive number of kimg, got {budget!r}")
+    if not POSITIVE_NUMBER.allows(budget):
+        raise ConfigError(f"{where}.budget_kimg must be a positive number of kimg, got {budget!r}")
     snapshot = settings["snapshot_kimg"]
-    if not isinstance(snapshot, (int, float)) or snapshot <= 0:
-        raise ConfigError(f"datasets.{dataset}.snapshot_kimg must be positive, got {snapshot!r}")
+    if not POSITIVE_NUMBER.allows(snapshot):
+        raise ConfigError(f"{where}.snapshot_kimg must be a positive number of kimg, got {snapshot!r}")
     checkpoint = settings.get("checkpoint_kimg")
-    if checkpoint is not None and (not isinstance(checkpoint, (int, float)) or checkpoint <= 0):
-        raise ConfigError(f"datasets.{dataset}.checkpoint_kimg must be positive or null, got {checkpoint!r}")
-    if not isinstance(settings["batch_size"], int) or settings["batch_size"] < 2:
-        raise ConfigError(f"datasets.{dataset}.batch_size must be an integer >= 2, got {settings['batch_size']!r}")
+    if checkpoint is not None and not POSITIVE_NUMBER.allows(checkpoint):
+        raise ConfigError(f"{where}.checkpoint_kimg must be a positive number of kimg or null, got {checkpoint!r}")
+    batch_size = settings["batch_size"]
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+        raise ConfigError(f"{where}.batch_size must be an integer >= 2, got {batch_size!r}")
 
 
 def _validate_method_settings(method: str, settings: dict, where: str) -> None:
@@ -119,24 +127,104 @@ def _validate_method_settings(method: str, settings: dict, where: str) -> None:
     _validate_setting_values(settings, where)
 
 
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of one method setting.
+
+    Attributes:
+        kind: ``"integer"``, ``"number"`` (finite int or float) or ``"boolean"``.
+        minimum: smallest allowed value, or ``None``.
+        maximum: largest allowed value, or ``None``.
+        exclusive_minimum: whether ``minimum`` itself is excluded.
+        exclusive_maximum: whether ``maximum`` itself is excluded.
+        nullable: whether ``null`` is allowed.
+    """
+
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    nullable: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "boolean":
+            return "true or false"
+        noun = "an integer" if self.kind == "integer" else "a finite number"
+        if self.minimum is not None and self.maximum is not None:
+            left = "(" if self.exclusive_minimum else "["
+            right = ")" if self.exclusive_maximum else "]"
+            text = f"{noun} in {left}{self.minimum:g}, {self.maximum:g}{right}"
+        elif self.minimum is not None:
+            text = f"{noun} {'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
+        else:
+            text = noun
+        return f"{text} or null" if self.nullable else text
+
+    def allows(self, value) -> bool:
+        if value is None:
+            return self.nullable
+        if self.kind == "boolean":
+            return isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "integer" and not isinstance(value, int):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.minimum is not None and (value < self.minimum or (self.exclusive_minimum and value == self.minimum)):
+            return False
+        if self.maximum is not None and (value > self.maximum or (self.exclusive_maximum and value == self.maximum)):
+            return False
+        return True
+
+
+POSITIVE_INTEGER = Range("integer", minimum=1)
+NON_NEGATIVE_INTEGER = Range("integer", minimum=0)
+POSITIVE_NUMBER = Range("number", minimum=0, exclusive_minimum=True)
+BOOLEAN = Range("boolean")
+
+# The allowed values of every method setting except ``schedule``.
+SETTING_RANGES = {
+    "z_dim": POSITIVE_INTEGER,
+    "g_width": POSITIVE_INTEGER,
+    "d_width": POSITIVE_INTEGER,
+    "g_batch_norm": BOOLEAN,
+    "d_batch_norm": BOOLEAN,
+    "grad_normalised": BOOLEAN,
+    "eta": POSITIVE_NUMBER,
+    "lr": POSITIVE_NUMBER,
+    "lr_d": POSITIVE_NUMBER,
+    "lr_g": POSITIVE_NUMBER,
+    "gp_weight": POSITIVE_NUMBER,
+    "init_linear_std": POSITIVE_NUMBER,
+    "divergence_limit": POSITIVE_NUMBER,
+    "beta1": Range("number", minimum=0, maximum=1, exclusive_maximum=True),
+    "beta2": Range("number", minimum=0, maximum=1, exclusive_maximum=True),
+    "rmsprop_alpha": Range("number", minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True),
+    "rho": Range("number", minimum=0, maximum=1, exclusive_minimum=True),
+    "num_steps": POSITIVE_INTEGER,
+    "d_updates": POSITIVE_INTEGER,
+    "num_targets": POSITIVE_INTEGER,
+    "approx_epochs": POSITIVE_INTEGER,
+    "n_dis": POSITIVE_INTEGER,
+    "g_regression_steps": POSITIVE_INTEGER,
+    "num_levels": Range("integer", minimum=1, nullable=True),
+    "init_fit_steps": NON_NEGATIVE_INTEGER,
+    "approx_lr_cuts": NON_NEGATIVE_INTEGER,
+    "divergence_min_stage": NON_NEGATIVE_INTEGER,
+}
+
+
 def _validate_setting_values(settings: dict, where: str) -> None:
     if "schedule" in settings and settings["schedule"] not in SCHEDULES:
         raise ConfigError(
             f"{where}.schedule {settings['schedule']!r} is unknown; expected one of {', '.join(SCHEDULES)}"
         )
-    if "rho" in settings:
-        rho = settings["rho"]
-        if not isinstance(rho, (int, float)) or not 0.0 < rho <= 1.0:
-            raise ConfigError(f"{where}.rho must lie in (0, 1], got {rho!r}")
-    for key in ("eta", "lr", "lr_d", "lr_g", "gp_weight"):
-        if key in settings and (not isinstance(settings[key], (int, float)) or settings[key] <= 0):
-            raise ConfigError(f"{where}.{key} must be a positive number, got {settings[key]!r}")
-    for key in ("num_steps", "d_updates", "num_targets", "approx_epochs", "n_dis", "g_regression_steps", "z_dim"):
-        if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
-            raise ConfigError(f"{where}.{key} must be a positive integer, got {settings[key]!r}")
-    levels = settings.get("num_levels")
-    if levels is not None and (not isinstance(levels, int) or levels < 1):
-        raise ConfigError(f"{where}.num_levels must be a positive integer or null, got {levels!r}")
+    for key, value in settings.items():
+        allowed = SETTING_RANGES.get(key)
+        if allowed is not None and not allowed.allows(value):
+            raise ConfigError(f"{where}.{key} must be {allowed.describe()}, got {value!r}")
 
 
 def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> dict:
@@ -172,6 +260,11 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
     _validate_method_settings(method, method_block, f"methods.{method}")
     _validate_method_settings(method, override_block, f"overrides.{dataset}.{method}")
     method_settings = {**copy.deepcopy(METHOD_DEFAULTS[method]), **method_block, **shared_block, **override_block}
+    if METHOD_DEFAULTS[method].get("gp_weight") is not None and method_settings["d_batch_norm"]:
+        raise ConfigError(
+            f"d_batch_norm is true for {method} on {dataset}; the WGAN-GP critic must not use batch norm, "
+            "because the gradient penalty is taken per sample. Set d_batch_norm: false"
+        )
     if "num_levels" in method_settings and method_settings["num_levels"] is None:
         method_settings["num_levels"] = method_settings["n_dis"]
 
@@ -241,9 +334,12 @@ def validate_run_config(run_config: dict) -> None:
 
     training = run_config["training"]
     _check_known_keys(training, TRAINING_KEYS + ("seed", "device"), "training")
-    dataset_settings = {key: value for key, value in run_config["dataset"].items() if key != "name"}
-    dataset_settings.update({key: training.get(key) for key in TRAINING_KEYS})
-    _validate_dataset_settings(dataset, dataset_settings)
+    dataset_keys = set(DATASET_DEFAULTS[dataset]) - set(TRAINING_KEYS) | {"name"}
+    _check_known_keys(run_config["dataset"], dataset_keys, "dataset")
+    missing_training = [key for key in ("batch_size", "budget_kimg", "snapshot_kimg") if key not in training]
+    if missing_training:
+        raise ConfigError(f"training block is missing {', '.join(missing_training)}; produce run configs with 'nats-bench resolve'")
+    _validate_training_values(training, "training")
     method_settings = {key: value for key, value in run_config["method"].items() if key != "name"}
     _validate_method_settings(method, method_settings, "method")
     missing = sorted(set(METHOD_DEFAULTS[method]) - set(method_settings))

@@ -1,8 +1,9 @@
 """Every default hyperparameter, in one table per method.
 
-A config overrides these per method (``methods.<name>``) and per dataset and
-method (``overrides.<dataset>.<name>``). A key missing here is a typo in the
-config and is rejected. Sources are noted beside each group.
+A config overrides these per method (``methods.<name>``), then per dataset
+for every method (``overrides.<dataset>.all``), then per dataset and method
+(``overrides.<dataset>.<name>``). A key missing here is a typo in the config
+and is rejected. Sources are noted beside each group.
 """
 
 # Networks, shared by every method. For images the widths are the base

@@ -46,6 +46,13 @@ def checkpoint_kimg(path: Path) -> float:
     return float(match.group(1))
 
 
+def _file_mode() -> int:
+    """Return the mode a plain ``open`` would give a new file under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` through a synced temporary file and a rename."""
     path = Path(path)
@@ -56,6 +63,8 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp creates files readable by their owner only.
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -76,6 +85,7 @@ def atomic_torch_save(obj, path: Path) -> None:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, _file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -5,6 +5,7 @@ ranges, then ``validate_config`` for the hyperparameter keys of each method.
 """
 
 import copy
+import re
 from pathlib import Path
 
 import jsonschema
@@ -210,3 +211,36 @@ def test_readme_documents_every_key(schema):
     undocumented = sorted(key for key in keys if f"| `{key}` |" not in readme)
 
     assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    ("method", "key", "value", "expected"),
+    [
+        ("annealed-cfg", "g_width", 0, "integer >= 1"),
+        ("sngan", "d_width", -4, "integer >= 1"),
+        ("wgan-gp", "beta1", 1.5, "in [0, 1)"),
+        ("wgan-gp", "lr_d", float("inf"), "finite number > 0"),
+        ("wgan-gp", "gp_weight", float("nan"), "finite number > 0"),
+        ("annealed-cfg", "eta", float("nan"), "finite number > 0"),
+        ("cfg", "init_fit_steps", -3, "integer >= 0"),
+        ("cfg", "approx_lr_cuts", -1, "integer >= 0"),
+        ("cfg", "init_linear_std", -1, "finite number > 0"),
+        ("cfg", "rmsprop_alpha", 2, "in (0, 1)"),
+        ("cfg", "g_batch_norm", "no", "true or false"),
+        ("nats-sngan", "num_levels", 0, "integer >= 1 or null"),
+        ("nats-sngan", "g_regression_steps", 1.5, "integer >= 1"),
+    ],
+)
+def test_out_of_range_setting_names_key_and_range(config, method, key, value, expected):
+    config["methods"][method] = {key: value}
+
+    with pytest.raises(ConfigError, match=re.escape(expected)) as raised:
+        validate_config(config)
+    assert f"methods.{method}.{key}" in str(raised.value)
+
+
+def test_batch_norm_in_wgan_gp_critic_rejected(config):
+    config["overrides"] = {"digits": {"nats-wgan-gp": {"d_batch_norm": True}}}
+
+    with pytest.raises(ConfigError, match="d_batch_norm: false"):
+        validate_config(config)

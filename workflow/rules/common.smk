@@ -19,8 +19,17 @@ import yaml
 
 from nats.config import resolve_run_config, run_settings_conflicts, validate_config
 
-validate(config, schema=str(REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"), set_default=False)
-validate_config(config)
+CONFIG_SCHEMA = str(REPO_DIR / "workflow" / "schemas" / "config.schema.yaml")
+
+# nats.config names the offending key and what is allowed in one line, so
+# it runs first. The schema stays as a second check, and reports
+# structural errors (a list where a mapping belongs) that trip nats.config.
+try:
+    validate_config(config)
+except (TypeError, AttributeError, KeyError):
+    validate(config, schema=CONFIG_SCHEMA, set_default=False)
+    raise
+validate(config, schema=CONFIG_SCHEMA, set_default=False)
 
 
 CONFIG_NAME = config["name"]
