@@ -125,6 +125,12 @@ def _run_resolve(args: argparse.Namespace) -> None:
         config = load_config(args.config)
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {str(args.config)!r} is not valid YAML: {_one_line(error)}") from error
+    grid = (("dataset", args.dataset, list(config["datasets"])), ("method", args.method, list(config["methods"])), ("seed", args.seed, config["seeds"]))
+    for what, value, members in grid:
+        if value not in members:
+            raise ConfigError(
+                f"{what} {value!r} is not in the grid of {str(args.config)!r}, which has {', '.join(map(str, members))}"
+            )
     run_config = resolve_run_config(config, args.dataset, args.method, args.seed)
     sys.stdout.write(yaml.safe_dump(run_config, sort_keys=False))
 

@@ -93,6 +93,26 @@ def test_resolve_prints_resolved_run_config(tmp_path):
     assert yaml.safe_load(result.stdout) == expected
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--dataset", "grid25"), ("--method", "cfg"), ("--seed", "7")],
+)
+def test_resolve_rejects_cell_outside_grid(tmp_path, option, value):
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["datasets"] = {"ring8": config["datasets"]["ring8"]}
+    config["methods"] = {"sngan": {}}
+    del config["overrides"]
+    path = tmp_path / "ring8-only.yaml"
+    path.write_text(yaml.safe_dump(config))
+    arguments = {"--dataset": "ring8", "--method": "sngan", "--seed": "0", option: value}
+
+    result = run_cli("resolve", "--config", str(path), *[item for pair in arguments.items() for item in pair], cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert f"{value!r}" in result.stderr or value in result.stderr
+    assert "is not in the grid" in result.stderr
+
+
 INVALID_INPUTS = {
     "train_inline_json_truncated": (
         ["train", "--run-config", '{"dataset": ', "--run-dir", "run"],
