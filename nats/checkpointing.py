@@ -1,6 +1,6 @@
 """Checkpoints that let a run continue exactly where it stopped.
 
-A checkpoint holds the method's state (networks, optimizers, D snapshots of
+A checkpoint contains the method's state (networks, optimizers, D snapshots of
 the CFG family, data order, the method's own generator and its counters),
 the global random states (Python, NumPy, torch CPU and CUDA), the training
 monitor's schedule and the training-relevant part of the run config.

@@ -1,9 +1,10 @@
 """Train one run of the grid into its run folder, resuming where it stopped.
 
-``train_run`` writes the resolved config and provenance, takes a snapshot
-at 0 kimg, every ``snapshot_kimg`` and at the end, a resume checkpoint every
-``checkpoint_kimg``, logs the training diagnostics as JSON lines, and
-finally writes ``final.pt``, the file the Snakemake ``train`` rule waits for.
+``train_run`` writes the resolved config and provenance and logs the
+training diagnostics as JSON lines. It takes a snapshot at 0 kimg, every
+``snapshot_kimg`` and at the end, and a resume checkpoint every
+``checkpoint_kimg``. Last it writes ``final.pt``, the file the Snakemake
+``train`` rule waits for.
 
 A run folder with checkpoints is continued from its latest readable one, so
 a run killed by SLURM or Ctrl-C continues exactly where it stopped. SIGTERM

@@ -41,7 +41,7 @@ def interrupted_then_rerun(tmp_path_factory):
     finished_logs = {path.parent: path.read_text() for path in runs_dir.rglob("log.jsonl") if path.parent / "final.pt" in finished_runs}
 
     # Jobs that finished while Snakemake shut down are marked incomplete, so
-    # the rerun needs --rerun-incomplete, as Snakemake's own message says.
+    # the rerun needs --rerun-incomplete, the flag Snakemake's own error message names.
     rerun = run_snakemake("--configfile", str(TINY_CONFIG), "--cores", "2", "--rerun-incomplete", cwd=workdir, timeout=900)
     return {
         "workdir": workdir,
