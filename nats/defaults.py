@@ -123,6 +123,7 @@ EVALUATION_DEFAULTS = {
         "kid_subset_size": 1000,
         "prc_neighborhood": 3,
         "density_coverage": True,
+        "metrics": ["fid", "is", "kid", "prc"],
         "batch_size": 64,
     },
     "clean": {
@@ -131,6 +132,7 @@ EVALUATION_DEFAULTS = {
         "reference_split": "train",
         "kid_subsets": 100,
         "kid_subset_size": 1000,
+        "metrics": ["fid", "kid"],
         "batch_size": 64,
     },
     "legacy": {
@@ -139,6 +141,7 @@ EVALUATION_DEFAULTS = {
         "reference_split": "train",
         "kid_subsets": 100,
         "kid_subset_size": 1000,
+        "metrics": ["fid", "kid"],
         "batch_size": 64,
     },
     "images": {

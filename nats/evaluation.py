@@ -16,6 +16,7 @@ under one of them.
 """
 
 import importlib
+import json
 import logging
 import os
 import tempfile
@@ -32,7 +33,7 @@ from nats.methods.base import Method
 from nats.metrics.digits import check_digits_protocol, evaluate_digits
 from nats.metrics.inception import MIN_FID_SAMPLES, check_sample_counts, evaluate_inception
 from nats.metrics.mixtures import evaluate_mixture
-from nats.metrics.records import MetricValue, make_records, write_records
+from nats.metrics.records import MetricValue, diverged_records, make_records, write_records
 from nats.metrics.references import load_reference
 
 logger = logging.getLogger(__name__)
@@ -158,25 +159,28 @@ def make_image_scorer(
     cache_dir = None if cache_dir is None else Path(cache_dir)
 
     if name == "inception":
-        check_sample_counts(settings["num_generated"], len(reference_images), settings, min_fid_samples)
+        check_sample_counts(
+            settings["num_generated"], len(reference_images), settings, min_fid_samples, tuple(settings["metrics"])
+        )
 
         def score(images):
             return evaluate_inception(
                 images, reference_images, settings, weights["torch_fidelity"], reference_name=reference_name,
-                device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples,
+                device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples, metrics=tuple(settings["metrics"]),
             )
 
     elif name in ("clean", "legacy"):
-        from nats.metrics.clean_fid import CLEANFID_METRICS, MODES, evaluate_cleanfid
+        from nats.metrics.clean_fid import MODES, evaluate_cleanfid
 
         check_sample_counts(
-            settings["num_generated"], len(reference_images), settings, min_fid_samples, CLEANFID_METRICS
+            settings["num_generated"], len(reference_images), settings, min_fid_samples, tuple(settings["metrics"])
         )
 
         def score(images):
             return evaluate_cleanfid(
                 images, reference_images, settings, weights["clean_fid"], mode=MODES[name],
                 reference_name=reference_name, device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples,
+                metrics=tuple(settings["metrics"]),
             )
 
     else:
@@ -321,6 +325,11 @@ def evaluate_run(
         The records written, in checkpoint order, then sample mode, then
         metric.
 
+    A run whose ``provenance.json`` has ``status: diverged`` also gets, at
+    the kimg where it diverged, one record per metric of its last snapshot
+    with value NaN and status ``diverged``. When the provenance has
+    ``wall_s``, every record carries it, for the tables' cost columns.
+
     Raises:
         EvaluationError: if the run has no checkpoints or a digits run has
             no classifier.
@@ -340,7 +349,11 @@ def evaluate_run(
         "evaluating %d checkpoints of %s under the %s protocol", len(checkpoints), run_dir, scorer.name
     )
 
+    provenance_path = run_dir / "provenance.json"
+    provenance = json.loads(provenance_path.read_text()) if provenance_path.is_file() else {}
+
     records = []
+    checkpoint_records = []
     final_samples = {}
     every_checkpoint = bool(image_scorers) and run_config["evaluation"]["images"]["checkpoints"] == "all"
     for index, checkpoint_path in enumerate(tqdm(checkpoints, desc="checkpoints", unit="checkpoint")):
@@ -351,6 +364,18 @@ def evaluate_run(
             image_scorers if is_final or every_checkpoint else [],
         )
         records += checkpoint_records
+
+    if provenance.get("status") == "diverged":
+        diverged_kimg = float(provenance.get("kimg", checkpoint_records[0]["kimg"]))
+        logger.warning(
+            "run %s diverged at %.2f kimg; its final records are NaN with status 'diverged'", run_dir, diverged_kimg
+        )
+        records += diverged_records(
+            checkpoint_records, diverged_kimg, provenance.get("d_steps", 0), provenance.get("g_steps", 0),
+            checkpoint=f"diverged{diverged_kimg:g}kimg",
+        )
+    if "wall_s" in provenance:
+        records = [{**record, "wall_s": float(provenance["wall_s"])} for record in records]
 
     save_samples(final_samples, samples_path, scorer.num_saved)
     write_records(records, out_path)

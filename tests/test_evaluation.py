@@ -262,6 +262,9 @@ TINY_INCEPTION = {
     "kid_subset_size": 4,
     "prc_neighborhood": 3,
     "density_coverage": False,
+    # FID is left out: torch-fidelity's FID costs 8 s per call on this CPU
+    # whatever the count; tests/metrics/test_inception.py covers it.
+    "metrics": ["is", "kid", "prc"],
     "batch_size": 8,
 }
 
@@ -304,8 +307,9 @@ def test_inception_protocol_scores_final_checkpoint_only(tmp_path, loaded_method
     inception_records = [record for record in records if record["protocol"]["name"] == "inception"]
     assert {record["checkpoint"] for record in inception_records} == {"kimg000010"}
     assert sorted({record["metric"] for record in inception_records}) == [
-        "fid8_train", "is8_s2", "kid8", "precision8_k3", "recall8_k3",
+        "is8_s2", "kid8", "precision8_k3", "recall8_k3",
     ]
+    assert inception_records[0]["protocol"]["metrics"] == ["is", "kid", "prc"]
     assert {record["sample_mode"] for record in inception_records} == {"refined", "generator"}
     stamp = inception_records[0]["protocol"]
     assert stamp["reference"] == "reference.npz"
@@ -317,7 +321,10 @@ def test_inception_protocol_scores_final_checkpoint_only(tmp_path, loaded_method
 
 
 def test_inception_count_below_minimum_rejected_before_sampling(tmp_path, loaded_methods, classifier_path, inception_weights):
-    run_dir = write_run(tmp_path, "digits", image_evaluation(tmp_path, inception_weights))
+
+    evaluation = image_evaluation(tmp_path, inception_weights)
+    evaluation["inception"]["metrics"] = ["fid"]
+    run_dir = write_run(tmp_path / "fid", "digits", evaluation)
 
     with pytest.raises(SampleCountError, match="FID needs at least 2048 generated images, but num_generated is 8"):
         evaluate_run(run_dir, tmp_path / "m.jsonl", classifier_path)
@@ -349,3 +356,30 @@ def test_fid_cross_check_flags_disagreement(caplog):
     assert checked[0]["fid_cross_check_relative_difference"] == pytest.approx(0.05)
     assert "FID CROSS-CHECK FAILED" in caplog.text
     assert [entry.get("fid_cross_check") for entry in agreeing] == ["agree", "agree", None]
+
+
+def test_diverged_run_gets_nan_records_at_final_point(tmp_path, loaded_methods):
+    run_dir = write_run(tmp_path, "ring8")
+    provenance = {"status": "diverged", "kimg": 12.5, "d_steps": 40, "g_steps": 9, "wall_s": 3.5}
+    (run_dir / "provenance.json").write_text(json.dumps(provenance))
+
+    records = evaluate_run(run_dir, tmp_path / "metrics.jsonl")
+
+    diverged = select(records, status="diverged")
+    assert len(diverged) == 2 * 3
+    assert all(math.isnan(record["value"]) for record in diverged)
+    assert {(record["kimg"], record["d_steps"], record["g_steps"]) for record in diverged} == {(12.5, 40, 9)}
+    assert {record["metric"] for record in diverged} == {"modes2.5k", "hq2.5k", "rkl2.5k"}
+    assert len(select(records, status="ok")) == 2 * 2 * 3
+    assert {record["wall_s"] for record in records} == {3.5}
+    written = read_records(tmp_path / "metrics.jsonl")
+    assert sum(math.isnan(record["value"]) for record in written) == 6
+
+
+def test_complete_run_records_status_ok(tmp_path, loaded_methods):
+    run_dir = write_run(tmp_path, "ring8")
+    (run_dir / "provenance.json").write_text(json.dumps({"status": "complete", "kimg": 10.0}))
+
+    records = evaluate_run(run_dir, tmp_path / "metrics.jsonl")
+
+    assert {record["status"] for record in records} == {"ok"}

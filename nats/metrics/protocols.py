@@ -49,6 +49,12 @@ def _check_protocol_settings(name: str, settings: dict) -> None:
             f"evaluation.{name}.reference must be null, 'digits' or the path of a .npz file or image folder, "
             f"got {settings['reference']!r}"
         )
+    allowed_metrics = ("fid", "is", "kid", "prc") if name == "inception" else ("fid", "kid")
+    metrics = settings["metrics"]
+    if not isinstance(metrics, list) or not metrics or not set(metrics) <= set(allowed_metrics):
+        raise ProtocolSettingsError(
+            f"evaluation.{name}.metrics must be a non-empty list of {', '.join(allowed_metrics)}, got {metrics!r}"
+        )
     if not isinstance(settings["reference_split"], str) or not settings["reference_split"].isidentifier():
         raise ProtocolSettingsError(
             f"evaluation.{name}.reference_split must be a short name such as 'train', got {settings['reference_split']!r}"

@@ -97,7 +97,8 @@ def make_records(
             ``generation_seed``.
 
     Returns:
-        One record per value, in the order of ``values``.
+        One record per value, in the order of ``values``, each with
+        ``status`` ``ok`` (``diverged_records`` writes the other status).
     """
     identifier = protocol_id(protocol)
     return [
@@ -117,6 +118,7 @@ def make_records(
             "std": None if value.std is None else float(value.std),
             "protocol": protocol,
             "protocol_id": identifier,
+            "status": "ok",
         }
         for value in values
     ]
@@ -147,3 +149,35 @@ def read_records(path: Path) -> list[dict]:
     """Read the JSON lines written by ``write_records``."""
     with Path(path).open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def diverged_records(last_records: list[dict], kimg: float, d_steps: int, g_steps: int, checkpoint: str) -> list[dict]:
+    """Mark a diverged run: one NaN record per metric of its last scored checkpoint.
+
+    The copies keep metric, direction and protocol, so tables can count the
+    run as diverged in the same columns, and take the counters of the point
+    where training stopped.
+
+    Args:
+        last_records: records of the last checkpoint scored before the divergence.
+        kimg: kimg at which training diverged.
+        d_steps: discriminator steps at that point.
+        g_steps: generator steps at that point.
+        checkpoint: name given to that point.
+
+    Returns:
+        The records, with value NaN, std None and status ``diverged``.
+    """
+    return [
+        {
+            **record,
+            "checkpoint": checkpoint,
+            "kimg": float(kimg),
+            "d_steps": int(d_steps),
+            "g_steps": int(g_steps),
+            "value": float("nan"),
+            "std": None,
+            "status": "diverged",
+        }
+        for record in last_records
+    ]

@@ -50,9 +50,14 @@ RECORD_TYPES: dict[str, tuple[type, ...]] = {
 # Columns that identify one row of the tidy table, in sort order.
 ROW_KEY = ["config_name", "dataset", "method", "seed", "kimg", "checkpoint", "sample_mode", "metric"]
 
-LEADING_COLUMNS = ROW_KEY + ["d_steps", "g_steps", "value", "std", "higher_is_better", "protocol_id"]
+LEADING_COLUMNS = ROW_KEY + ["d_steps", "g_steps", "value", "std", "higher_is_better", "protocol_id", "status"]
 
-TEXT_COLUMNS = ["config_name", "dataset", "method", "checkpoint", "sample_mode", "metric", "protocol_id"]
+TEXT_COLUMNS = ["config_name", "dataset", "method", "checkpoint", "sample_mode", "metric", "protocol_id", "status"]
+
+# Status of a record: ``ok`` for a measured value, ``diverged`` for the NaN
+# records of a run whose training diverged. Records written before the
+# status existed are read as ``ok``.
+STATUS_VALUES = ("ok", "diverged")
 
 PROTOCOL_PREFIX = "protocol_"
 
@@ -186,6 +191,9 @@ def flatten_record(record: dict) -> dict:
         if key == "protocol":
             continue
         row[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+    row["status"] = record.get("status", "ok")
+    if row["status"] not in STATUS_VALUES:
+        raise MetricsFileError(f"record status must be one of {', '.join(STATUS_VALUES)}, got {row['status']!r}")
     row["kimg"] = float(record["kimg"])
     row["value"] = float(record["value"])
     row["std"] = math.nan if record["std"] is None else float(record["std"])
@@ -258,10 +266,13 @@ def read_metrics_csv(metrics_csv: Path) -> pd.DataFrame:
         raise MetricsFileError(f"metrics table {metrics_csv} not found; run `nats-bench aggregate` first")
 
     header = pd.read_csv(metrics_csv, nrows=0).columns
+    has_status = "status" in header
     text_columns = [column for column in header if column in TEXT_COLUMNS or column.startswith(PROTOCOL_PREFIX)]
     table = pd.read_csv(
         metrics_csv, dtype={column: str for column in text_columns}, keep_default_na=False, na_values=[""]
     )
+    if not has_status:
+        table["status"] = "ok"
     missing = [column for column in LEADING_COLUMNS if column not in table.columns]
     if missing:
         raise MetricsFileError(

@@ -4,9 +4,17 @@
 dataset) and one table per dataset with all of its metrics, each as
 Markdown, LaTeX (booktabs) and CSV. A cell is the mean and the sample
 standard deviation (ddof 1) of one metric over the seeds of one method
-label, taken at the final checkpoint (largest kimg) of each run. The
-per-record ``std`` column of the metrics table (e.g. over IS splits) is not
-used here.
+label, taken at the final checkpoint (largest kimg) of each run, with the
+95% confidence interval of the mean from the t distribution with n - 1
+degrees of freedom. The per-record ``std`` column of the metrics table
+(e.g. over IS splits) is not used here.
+
+Runs that diverged (records with status ``diverged``) stay out of the mean
+and are counted in the cell ("12.3 ± 0.4 (1 diverged)", or "diverged" when
+every run did). A dagger marks a NATS variant whose mean differs from its
+host's (and annealed CFG from CFG) by Welch's two-sided t-test at p < 0.05.
+Published values from ``published.yaml`` appear as extra rows, only in
+columns whose protocol they match.
 """
 
 import logging
@@ -14,7 +22,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
+from scipy import stats
 
 from nats.report.aggregate import PROTOCOL_PREFIX, read_metrics_csv, write_atomically
 
@@ -28,6 +39,24 @@ SAMPLE_MODE_ORDER = ("refined", "generator")
 # matches when a count follows the prefix (fd2k_digits, fid50k_train,
 # modes2.5k), so precision2k_k3 or rkl2.5k stay in the per-dataset tables.
 HEADLINE_METRIC_PREFIXES = ("fid", "fd", "is", "cs", "modes", "hq")
+
+# Each method compared with the method it builds on, in the same sample mode.
+HOST_OF = {"nats-sngan": "sngan", "nats-wgan-gp": "wgan-gp", "annealed-cfg": "cfg"}
+SIGNIFICANCE_LEVEL = 0.05
+CONFIDENCE_LEVEL = 0.95
+SIGNIFICANCE_MARK = "†"
+CROSS_CHECK_MARK = "⚠"
+PUBLISHED_VALUES_FILE = Path(__file__).with_name("published.yaml")
+
+# Protocol fields a published value may state, and the metrics-table column
+# each is compared with.
+PUBLISHED_PROTOCOL_COLUMNS = {
+    "num_generated": "protocol_num_generated",
+    "num_real": "protocol_num_real",
+    "reference_split": "protocol_reference_split",
+    "is_splits": "protocol_is_splits",
+}
+COST_COLUMNS = {"kimg": "kimg", "d_steps": "D steps", "g_steps": "G steps", "wall_s": "wall time (s)"}
 
 RUN_KEY = ["config_name", "dataset", "method", "seed"]
 COLUMN_KEY = ["dataset", "metric"]
@@ -54,6 +83,10 @@ class RenderedTable:
         labels: the method labels in row order.
         footer: sentences stating seeds, statistics and checkpoint.
         protocol_ids: protocol id(s) of each column, keyed by (dataset, metric).
+        published: extra rows of published values: ``{"label", "texts":
+            {(dataset, metric): text}}``.
+        costs: mean cost per method label (kimg, D and G steps, wall time),
+            or ``None`` without cost columns.
     """
 
     name: str
@@ -63,14 +96,25 @@ class RenderedTable:
     labels: list[str]
     footer: str
     protocol_ids: dict[tuple[str, str], str]
+    published: list[dict] | None = None
+    costs: pd.DataFrame | None = None
 
 
-def write_tables(metrics_csv: Path, out_dir: Path) -> list[Path]:
+def write_tables(
+    metrics_csv: Path,
+    out_dir: Path,
+    cost_columns: bool = False,
+    published_values: Path | None = PUBLISHED_VALUES_FILE,
+) -> list[Path]:
     """Write the main table and one table per dataset for the final checkpoint.
 
     Args:
         metrics_csv: the tidy table written by ``aggregate_metrics``.
         out_dir: folder for ``<name>.md``, ``<name>.tex`` and ``<name>.csv``.
+        cost_columns: add kimg, D and G steps and wall time (mean over the
+            seeds that did not diverge) to every table.
+        published_values: YAML of published values (see ``published.yaml``);
+            ``None`` shows none.
 
     Returns:
         The written files, three per table.
@@ -84,10 +128,16 @@ def write_tables(metrics_csv: Path, out_dir: Path) -> list[Path]:
     table = read_metrics_csv(metrics_csv)
     check_single_config(table, metrics_csv)
     final_rows = add_method_labels(select_final_checkpoints(drop_repeated_kimg(table)))
-    check_one_protocol_per_column(final_rows, all_rows=table)
+    measured = table["status"] == "ok"
+    check_one_protocol_per_column(final_rows.loc[final_rows["status"] == "ok"], all_rows=table.loc[measured])
 
     cells = summarise_over_seeds(final_rows)
     rendered_tables = render_tables(cells, final_rows, config_name=table["config_name"].iloc[0])
+    published = load_published_values(published_values) if published_values is not None else []
+    for rendered in rendered_tables:
+        rendered.published = match_published_values(rendered, published, final_rows)
+        if cost_columns:
+            rendered.costs = summarise_costs(final_rows, rendered.labels)
 
     out_dir = Path(out_dir)
     written = []
@@ -280,8 +330,11 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Cells with ``mean``, ``std`` (ddof 1, NaN for one seed), ``n``
-        (finite values), ``higher_is_better``, ``is_best``, ``protocol_id``
-        and the range of final kimg.
+        (finite values of runs that did not diverge), ``n_diverged``,
+        ``ci95_low`` and ``ci95_high``, ``welch_host``, ``welch_p`` and
+        ``welch_significant``, ``cross_check_failed``,
+        ``higher_is_better``, ``is_best``, ``protocol_id`` and the range of
+        final kimg.
 
     Raises:
         ReportInputError: if one metric is marked both higher- and lower-is-better.
@@ -295,19 +348,35 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
             "fix the evaluator that wrote it and re-aggregate"
         )
 
+    measured = final_rows["status"] == "ok"
+    rows = final_rows.assign(
+        measured_value=final_rows["value"].where(measured),
+        is_diverged=~measured,
+        measured_protocol_id=final_rows["protocol_id"].astype(str).where(measured),
+        measured_kimg=final_rows["kimg"].where(measured),
+    )
+    if "fid_cross_check" in rows.columns:
+        rows["cross_check_failed"] = rows["fid_cross_check"].astype(str) == "disagree"
+    else:
+        rows["cross_check_failed"] = False
     cells = (
-        final_rows.groupby(COLUMN_KEY + ["method_label", "method", "sample_mode"])
+        rows.groupby(COLUMN_KEY + ["method_label", "method", "sample_mode"])
         .agg(
-            mean=("value", "mean"),
-            std=("value", "std"),
-            n=("value", "count"),
+            mean=("measured_value", "mean"),
+            std=("measured_value", "std"),
+            n=("measured_value", "count"),
+            n_diverged=("is_diverged", "sum"),
             higher_is_better=("higher_is_better", "first"),
-            protocol_id=("protocol_id", lambda ids: ";".join(sorted(ids.astype(str).unique()))),
-            final_kimg_min=("kimg", "min"),
-            final_kimg_max=("kimg", "max"),
+            protocol_id=("measured_protocol_id", lambda ids: ";".join(sorted(ids.dropna().unique()))),
+            final_kimg_min=("measured_kimg", "min"),
+            final_kimg_max=("measured_kimg", "max"),
+            cross_check_failed=("cross_check_failed", "any"),
         )
         .reset_index()
     )
+    cells["n_diverged"] = cells["n_diverged"].astype(int)
+    cells["ci95_low"], cells["ci95_high"] = confidence_interval(cells["mean"], cells["std"], cells["n"])
+    add_welch_tests(cells, rows)
 
     cells["is_best"] = False
     for _, column_cells in cells.groupby(COLUMN_KEY):
@@ -318,6 +387,116 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
         best_mean = means.max() if higher_is_better else means.min()
         cells.loc[column_cells.index[column_cells["mean"] == best_mean], "is_best"] = True
     return cells
+
+
+def confidence_interval(mean: pd.Series, std: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Return the bounds of the 95% t interval of the mean: mean ± t(0.975, n - 1) std / sqrt(n).
+
+    Cells with fewer than two values get NaN bounds.
+    """
+    counts = n.astype(float)
+    degrees = (counts - 1).where(counts >= 2)
+    quantile = pd.Series(stats.t.ppf(0.5 + CONFIDENCE_LEVEL / 2, degrees), index=mean.index)
+    half_width = quantile * std / np.sqrt(counts)
+    return mean - half_width, mean + half_width
+
+
+def add_welch_tests(cells: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """Add Welch's two-sided t-test of each method against its host (``HOST_OF``), in place.
+
+    The test compares the final values over seeds of the two methods in the
+    same dataset, metric and sample mode; runs that diverged are left out.
+    Cells without a host, or with fewer than two values on either side,
+    get NaN ``welch_p`` and no mark.
+    """
+    cells["welch_host"] = cells["method"].map(HOST_OF)
+    cells["welch_p"] = np.nan
+    values = rows.loc[rows["status"] == "ok"].groupby(COLUMN_KEY + ["method", "sample_mode"])["value"].apply(list)
+    for index, cell in cells.iterrows():
+        host = cell["welch_host"]
+        if not isinstance(host, str):
+            continue
+        key = (cell["dataset"], cell["metric"])
+        variant_values = values.get(key + (cell["method"], cell["sample_mode"]), [])
+        host_values = values.get(key + (host, cell["sample_mode"]), [])
+        if len(variant_values) < 2 or len(host_values) < 2:
+            continue
+        cells.loc[index, "welch_p"] = stats.ttest_ind(variant_values, host_values, equal_var=False).pvalue
+    cells["welch_significant"] = cells["welch_p"] < SIGNIFICANCE_LEVEL
+
+
+def load_published_values(path: Path) -> list[dict]:
+    """Read published values: a YAML list of entries with dataset, method, metric, value, protocol and source.
+
+    Raises:
+        ReportInputError: if the file is missing or an entry lacks a field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReportInputError(f"published values file {str(path)!r} not found")
+    entries = yaml.safe_load(path.read_text()) or []
+    required = ("dataset", "method", "metric", "value", "protocol", "source")
+    for number, entry in enumerate(entries, start=1):
+        missing = [field for field in required if field not in (entry or {})]
+        if missing:
+            raise ReportInputError(f"{path}: entry {number} is missing {', '.join(missing)}; every entry needs {', '.join(required)}")
+    return entries
+
+
+def published_protocol_matches(entry_protocol: dict, column_rows: pd.DataFrame) -> bool:
+    """Tell whether a published value was measured under the protocol of one table column.
+
+    Every field the entry states must equal the column's value; a field the
+    column does not record counts as a mismatch.
+    """
+    for field, value in entry_protocol.items():
+        if field == "feature_extractor":
+            column = "protocol_weights_published"
+            expected = "true" if value == "inception-2015-12-05" else None
+        elif field in PUBLISHED_PROTOCOL_COLUMNS:
+            column = PUBLISHED_PROTOCOL_COLUMNS[field]
+            expected = value if isinstance(value, str) else str(value)
+        else:
+            return False
+        if expected is None or column not in column_rows.columns:
+            return False
+        if set(column_rows[column].astype(str)) != {expected}:
+            return False
+    return True
+
+
+def match_published_values(rendered: "RenderedTable", published: list[dict], final_rows: pd.DataFrame) -> list[dict]:
+    """Place published values in the columns whose protocol they match, one row per method and source.
+
+    An entry whose dataset and metric name a column but whose protocol
+    differs is left out with a warning, because a column holds one protocol.
+    """
+    rows: dict[str, dict] = {}
+    for entry in published:
+        column = (entry["dataset"], entry["metric"])
+        if column not in rendered.columns:
+            continue
+        column_rows = final_rows.loc[
+            (final_rows["dataset"] == column[0]) & (final_rows["metric"] == column[1]) & (final_rows["status"] == "ok")
+        ]
+        if not published_protocol_matches(entry["protocol"], column_rows):
+            logger.warning(
+                "published %s %s of %s (%s) was measured under another protocol than the table column; left out",
+                entry["method"], entry["metric"], entry["dataset"], entry["source"],
+            )
+            continue
+        label = f"{entry['method']} (published: {entry['source']})"
+        text = f"{entry['value']:g}" + (f" ± {entry['std']:g}" if entry.get("std") is not None else "")
+        rows.setdefault(label, {"label": label, "texts": {}})["texts"][column] = text
+    return list(rows.values())
+
+
+def summarise_costs(final_rows: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Return the mean final kimg, D and G steps and wall time per method label, over runs that did not diverge."""
+    run_rows = final_rows.loc[final_rows["status"] == "ok"].drop_duplicates(RUN_KEY + ["sample_mode"])
+    available = [column for column in COST_COLUMNS if column in run_rows.columns]
+    costs = run_rows.groupby("method_label")[available].mean()
+    return costs.reindex(labels)
 
 
 def render_table(name: str, title: str, cells: pd.DataFrame, columns: list[tuple[str, str]], final_rows: pd.DataFrame) -> RenderedTable:
@@ -359,22 +538,45 @@ def describe_cells(table_cells: pd.DataFrame, final_rows: pd.DataFrame) -> str:
         f"Each cell is the mean ± sample standard deviation (ddof 1) over n = {common_n} seed{'' if common_n == 1 else 's'} "
         f"(seeds {', '.join(str(seed) for seed in seeds)}) unless the cell shows its own n, "
         f"at {checkpoint}. "
+        "Brackets give the 95% confidence interval of the mean (t distribution, n - 1 degrees of freedom). "
         "Bold marks the best mean per column; ↑ means higher is better, ↓ lower is better. "
-        "A dash marks a method without a finite value for that metric."
+        "A dash marks a method without a finite value for that metric. "
+        f"{SIGNIFICANCE_MARK} marks a mean that differs from its host's in the same sample mode "
+        "(nats-sngan from sngan, nats-wgan-gp from wgan-gp, annealed-cfg from cfg) "
+        f"by Welch's two-sided t-test over seeds at p < {SIGNIFICANCE_LEVEL}. "
+        "Runs that diverged are left out of the mean and counted in the cell. "
+        f"{CROSS_CHECK_MARK} marks an FID whose torch-fidelity and clean-fid legacy_tensorflow values disagree "
+        "beyond the configured tolerance."
     )
 
 
 def cell_text(cell: pd.Series | None, decimals: int, common_n: int, bold: tuple[str, str], plus_minus: str, dash: str) -> str:
-    """Format one cell as ``mean ± std``; ``bold`` wraps the best cell, ``(n=k)`` marks an uncommon n."""
-    if cell is None or cell["n"] == 0:
+    """Format one cell as ``mean ± std [low, high]``.
+
+    ``bold`` wraps the best cell, ``(n=k)`` marks an uncommon n, a dagger a
+    significant difference from the host, ``(k diverged)`` the runs left out;
+    a cell whose every run diverged reads ``diverged``.
+    """
+    n_diverged = int(cell["n_diverged"]) if cell is not None and "n_diverged" in cell else 0
+    if cell is None or (cell["n"] == 0 and n_diverged == 0):
         return dash
+    if cell["n"] == 0:
+        return "diverged"
     text = f"{cell['mean']:.{decimals}f}"
     if cell["n"] > 1:
         text += f"{plus_minus}{cell['std']:.{decimals}f}"
+        if "ci95_low" in cell and pd.notna(cell["ci95_low"]):
+            text += f" [{cell['ci95_low']:.{decimals}f}, {cell['ci95_high']:.{decimals}f}]"
     if cell["is_best"]:
         text = f"{bold[0]}{text}{bold[1]}"
+    if cell.get("welch_significant", False):
+        text += SIGNIFICANCE_MARK
+    if cell.get("cross_check_failed", False):
+        text += f" {CROSS_CHECK_MARK}"
     if cell["n"] != common_n:
         text += f" (n={int(cell['n'])})"
+    if n_diverged:
+        text += f" ({n_diverged} diverged)"
     return text
 
 
@@ -404,13 +606,37 @@ def formatted_grid(rendered: RenderedTable, bold: tuple[str, str], plus_minus: s
         (dataset, metric): column_decimals(rendered.cells.loc[(rendered.cells["dataset"] == dataset) & (rendered.cells["metric"] == metric)])
         for dataset, metric in rendered.columns
     }
-    return [
+    grid = [
         [
             cell_text(cells_by_key.get((label, dataset, metric)), decimals[(dataset, metric)], common_n, bold, plus_minus, dash)
             for dataset, metric in rendered.columns
         ]
         for label in rendered.labels
     ]
+    if rendered.costs is not None:
+        for row, label in zip(grid, rendered.labels):
+            row.extend(cost_text(rendered.costs.loc[label, column], dash) if column in rendered.costs.columns else dash for column in COST_COLUMNS)
+    for published in rendered.published or []:
+        row = [published["texts"].get(column, dash) for column in rendered.columns]
+        if rendered.costs is not None:
+            row.extend(dash for _ in COST_COLUMNS)
+        grid.append(row)
+    return grid
+
+
+def cost_text(value: float, dash: str) -> str:
+    if pd.isna(value):
+        return dash
+    return f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def row_labels(rendered: RenderedTable) -> list[str]:
+    """Return the labels of every table row: methods, then published values."""
+    return rendered.labels + [published["label"] for published in rendered.published or []]
+
+
+def cost_headers(rendered: RenderedTable) -> list[str]:
+    return list(COST_COLUMNS.values()) if rendered.costs is not None else []
 
 
 def column_direction(rendered: RenderedTable, dataset: str, metric: str) -> bool:
@@ -426,8 +652,9 @@ def to_markdown(rendered: RenderedTable) -> str:
         arrow = "↑" if column_direction(rendered, dataset, metric) else "↓"
         headers.append(f"{dataset} {metric} {arrow}" if several_datasets else f"{metric} {arrow}")
 
+    headers += cost_headers(rendered)
     grid = formatted_grid(rendered, bold=("**", "**"), plus_minus=" ± ", dash="–")
-    body = pd.DataFrame([[label, *texts] for label, texts in zip(rendered.labels, grid)], columns=headers)
+    body = pd.DataFrame([[label, *texts] for label, texts in zip(row_labels(rendered), grid)], columns=headers)
     return (
         f"**{rendered.title}.**\n\n"
         f"{body.to_markdown(index=False, disable_numparse=True)}\n\n"
@@ -477,7 +704,7 @@ def to_latex(rendered: RenderedTable) -> str:
         r"  \centering",
         f"  \\caption{{{escape_latex(rendered.title)}. {latex_footer(rendered.footer)}}}",
         f"  \\label{{tab:{rendered.name}}}",
-        f"  \\begin{{tabular}}{{l{'c' * len(rendered.columns)}}}",
+        f"  \\begin{{tabular}}{{l{'c' * (len(rendered.columns) + len(cost_headers(rendered)))}}}",
         r"    \toprule",
     ]
 
@@ -497,9 +724,10 @@ def to_latex(rendered: RenderedTable) -> str:
     for dataset, metric in rendered.columns:
         arrow = r"$\uparrow$" if column_direction(rendered, dataset, metric) else r"$\downarrow$"
         headers.append(f"{escape_latex(metric)} {arrow}")
+    headers += [escape_latex(header) for header in cost_headers(rendered)]
     lines.append("    " + " & ".join(headers) + r" \\")
     lines.append(r"    \midrule")
-    for label, texts in zip(rendered.labels, grid):
+    for label, texts in zip(row_labels(rendered), grid):
         lines.append("    " + " & ".join([escape_latex(label), *texts]) + r" \\")
     lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}", ""]
     return "\n".join(lines)
@@ -520,6 +748,7 @@ def to_csv_frame(rendered: RenderedTable) -> pd.DataFrame:
     cells = cells.sort_values(["row_order", "column_order"], kind="mergesort")
     ordered_columns = [
         "method_label", "method", "sample_mode", "dataset", "metric", "higher_is_better",
-        "mean", "std", "n", "is_best", "final_kimg_min", "final_kimg_max", "protocol_id",
+        "mean", "std", "n", "ci95_low", "ci95_high", "n_diverged", "welch_host", "welch_p", "welch_significant",
+        "cross_check_failed", "is_best", "final_kimg_min", "final_kimg_max", "protocol_id",
     ]
     return cells[ordered_columns].reset_index(drop=True)

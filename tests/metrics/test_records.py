@@ -79,6 +79,7 @@ def test_record_fields():
         "std": None,
         "protocol": PROTOCOL,
         "protocol_id": protocol_id(PROTOCOL),
+        "status": "ok",
     }
     assert second["std"] == 0.1
     assert isinstance(first["kimg"], float)

@@ -100,9 +100,9 @@ def test_tables_bold_lowest_for_lower_is_better(metrics_csv, tmp_path):
     fd_cells = main.loc[main["metric"] == "fd2k_digits"]
     assert list(fd_cells.loc[fd_cells["is_best"], "method_label"]) == ["sngan"]
     # Markdown columns: method, digits fd, digits cs, ...
-    assert markdown_row(markdown, "sngan")[1] == "**6.00 ± 1.00**"
-    assert markdown_row(markdown, "cfg (refined)")[1] == "11.00 ± 1.00"
-    assert r"sngan & \textbf{6.00 $\pm$ 1.00} &" in latex
+    assert markdown_row(markdown, "sngan")[1] == "**6.00 ± 1.00 [3.52, 8.48]**"
+    assert markdown_row(markdown, "cfg (refined)")[1] == "11.00 ± 1.00 [8.52, 13.48]"
+    assert r"sngan & \textbf{6.00 $\pm$ 1.00 [3.52, 8.48]} &" in latex
 
 
 def test_tables_bold_highest_for_higher_is_better(metrics_csv, tmp_path):
@@ -113,9 +113,9 @@ def test_tables_bold_highest_for_higher_is_better(metrics_csv, tmp_path):
 
     cs_cells = main.loc[main["metric"] == "cs2k_s10"]
     assert list(cs_cells.loc[cs_cells["is_best"], "method_label"]) == ["cfg (refined)"]
-    assert markdown_row(markdown, "cfg (refined)")[2] == "**9.00 ± 1.00**"
-    assert markdown_row(markdown, "sngan")[2] == "5.00 ± 1.00"
-    assert r"cfg (refined) & 11.00 $\pm$ 1.00 & \textbf{9.00 $\pm$ 1.00} &" in latex
+    assert markdown_row(markdown, "cfg (refined)")[2] == "**9.00 ± 1.00 [6.52, 11.48]**"
+    assert markdown_row(markdown, "sngan")[2] == "5.00 ± 1.00 [2.52, 7.48]"
+    assert r"cfg (refined) & 11.00 $\pm$ 1.00 [8.52, 13.48] & \textbf{9.00 $\pm$ 1.00 [6.52, 11.48]} &" in latex
 
 
 def test_tables_headers_show_metric_and_direction(metrics_csv, tmp_path):
@@ -170,7 +170,7 @@ def test_tables_uneven_seed_count_marks_cell(tmp_path, fake_results):
     assert sngan_fd["n"] == 2
     assert sngan_fd["mean"] == pytest.approx(5.5)
     assert sngan_fd["std"] == pytest.approx(math.sqrt(0.5))
-    assert markdown_row(markdown, "sngan")[1] == "**5.50 ± 0.71** (n=2)"
+    assert markdown_row(markdown, "sngan")[1] == "**5.50 ± 0.71 [-0.85, 11.85]** (n=2)"
 
 
 def test_tables_single_seed_shows_mean_only(tmp_path, fake_results):
