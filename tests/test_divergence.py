@@ -66,3 +66,37 @@ def test_cli_exits_zero_for_diverged_run(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "diverged" in result.stderr
+
+
+@pytest.mark.slow
+def test_grid_with_diverging_run_completes_and_table_says_so(tmp_path):
+    import yaml
+
+    from .test_pipeline import run_snakemake
+
+    config = {
+        "name": "diverging",
+        "seeds": [0, 1],
+        "device": "cpu",
+        "threads_per_job": 1,
+        "datasets": {"ring8": {"num_points": 2000, "batch_size": 64, "budget_kimg": 1, "snapshot_kimg": 0.5}},
+        "methods": {"sngan": {"z_dim": 8, "g_width": 16, "d_width": 16}, "wgan-gp": {"z_dim": 8, "g_width": 16, "d_width": 16}},
+        "overrides": {"ring8": {"wgan-gp": {"lr_d": 1e30, "lr_g": 1e30}}},
+        "evaluation": {"mixtures": {"num_samples": 500, "min_mode_samples": 5}},
+    }
+    config_path = tmp_path / "diverging.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+
+    result = run_snakemake("--configfile", str(config_path), "--cores", "2", cwd=tmp_path, timeout=600)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = tmp_path / "results" / "diverging"
+    for seed in (0, 1):
+        provenance = json.loads((results / "runs" / "ring8" / "wgan-gp" / f"seed{seed}" / "provenance.json").read_text())
+        assert provenance["status"] == "diverged"
+        assert json.loads((results / "runs" / "ring8" / "sngan" / f"seed{seed}" / "provenance.json").read_text())["status"] == "complete"
+    table = (results / "tables" / "ring8.md").read_text()
+    wgan_row = next(line for line in table.splitlines() if line.startswith("| wgan-gp"))
+    sngan_row = next(line for line in table.splitlines() if line.startswith("| sngan"))
+    assert "diverged" in wgan_row
+    assert "diverged" not in sngan_row
