@@ -144,7 +144,7 @@ def make_image_scorer(
         device: where the feature extractor runs.
         cache_dir: folder of cached real features; overrides
             ``image_settings["cache_dir"]``.
-        min_fid_samples: fewest images per side for FID; only tests lower it.
+        min_fid_samples: minimum number of images per side for FID; only tests lower it.
 
     Returns:
         The scorer.
@@ -200,7 +200,7 @@ def make_image_scorers(
         run_config: a resolved run config.
         device: where the feature extractors run.
         cache_dir: folder of cached real features (see ``make_image_scorer``).
-        min_fid_samples: fewest images per side for FID; only tests lower it.
+        min_fid_samples: minimum number of images per side for FID; only tests lower it.
 
     Returns:
         One scorer per selected protocol, in the config's order.
@@ -319,7 +319,7 @@ def evaluate_run(
         device: where sampling and the digits classifier run.
         cache_dir: folder of cached real features of the image protocols;
             ``None`` uses ``evaluation.images.cache_dir`` of the run config.
-        min_fid_samples: fewest images per side for FID; only tests lower it.
+        min_fid_samples: minimum number of images per side for FID; only tests lower it.
 
     Returns:
         The records written, in checkpoint order, then sample mode, then
@@ -415,7 +415,7 @@ def evaluate_images(
         generation_seed: recorded seed of the images, if known.
         device: where the feature extractor runs.
         cache_dir: folder of cached real features.
-        min_fid_samples: fewest images per side for FID; only tests lower it.
+        min_fid_samples: minimum number of images per side for FID; only tests lower it.
 
     Returns:
         The records written.

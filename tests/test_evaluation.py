@@ -383,3 +383,27 @@ def test_complete_run_records_status_ok(tmp_path, loaded_methods):
     records = evaluate_run(run_dir, tmp_path / "metrics.jsonl")
 
     assert {record["status"] for record in records} == {"ok"}
+
+
+def test_evaluate_images_scores_npz_under_clean_protocol(tmp_path):
+    from nats.evaluation import evaluate_images
+    from nats.metrics.weights import write_random_cleanfid_weights
+
+    weights_path = write_random_cleanfid_weights(tmp_path / "cleanfid.pt")
+    images_path = write_reference(tmp_path / "generated.npz", count=12)
+    reference_path = write_reference(tmp_path / "reference.npz", count=10)
+    evaluation = {
+        "clean": {"num_generated": 12, "reference": str(reference_path), "kid_subsets": 2, "kid_subset_size": 5,
+                  "metrics": ["kid"]},
+        "inception_weights": {"clean_fid": str(weights_path)},
+    }
+
+    records = evaluate_images(images_path, tmp_path / "out.jsonl", "clean", evaluation, label="external", min_fid_samples=4)
+
+    (record,) = records
+    assert record["metric"] == "cleankid12"
+    assert record["method"] == "external"
+    assert record["status"] == "ok"
+    assert record["protocol"]["generated_images"] == "generated.npz"
+    assert record["protocol"]["num_real"] == 10
+    assert read_records(tmp_path / "out.jsonl") == json.loads(json.dumps(records))

@@ -92,9 +92,9 @@ def extract_cleanfid_features(
 ) -> np.ndarray:
     """Extract clean-fid features of uint8 RGB images through ``cleanfid.fid.get_model_features``.
 
-    clean-fid reads images from a generator function; here the "generator"
-    returns the given images batch by batch, padding the last batch with
-    repeats that clean-fid cuts off. The latent draws clean-fid makes are
+    clean-fid reads images from a generator function. Here that function
+    returns the given images batch by batch and pads the last batch with
+    repeats, which clean-fid cuts off. The latent draws clean-fid makes are
     ignored and do not touch the caller's random state.
 
     Args:
@@ -172,7 +172,7 @@ def evaluate_cleanfid(
         reference_name: names the reference in the protocol.
         device: ``cpu`` or ``cuda``.
         cache_dir: where real features are cached; ``None`` disables the cache.
-        min_fid_samples: fewest images per side for FID. Only tests lower it.
+        min_fid_samples: minimum number of images per side for FID. Only tests lower it.
         metrics: which of ``CLEANFID_METRICS`` to compute (default both);
             the protocol records the choice.
 

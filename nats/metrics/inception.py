@@ -88,7 +88,7 @@ def check_sample_counts(
         settings: protocol settings with ``num_generated`` and, for the
             metrics named in ``metrics``, ``is_splits``, ``kid_subset_size``
             and ``prc_neighborhood``.
-        min_fid_samples: fewest images per side for FID.
+        min_fid_samples: minimum number of images per side for FID.
         metrics: which metrics the protocol computes.
 
     Raises:
@@ -222,7 +222,7 @@ def evaluate_inception(
         reference_name: names the reference in the protocol.
         device: ``cpu`` or ``cuda``.
         cache_dir: where real features are cached; ``None`` disables the cache.
-        min_fid_samples: fewest images per side for FID. Only tests lower it.
+        min_fid_samples: minimum number of images per side for FID. Only tests lower it.
         metrics: which of ``INCEPTION_METRICS`` to compute (default all);
             the protocol records the choice.
 

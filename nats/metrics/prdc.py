@@ -31,7 +31,7 @@ BLOCK_ROWS = 1024
 
 
 def prdc_matrix_bytes(num_real: int, num_generated: int) -> int:
-    """Return the bytes of the distance matrices ``prdc.compute_prdc`` holds at once."""
+    """Return the bytes of the distance matrices ``prdc.compute_prdc`` keeps in memory at once."""
     return 4 * (num_real**2 + num_generated**2 + num_real * num_generated)
 
 

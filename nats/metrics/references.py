@@ -1,7 +1,7 @@
 """Image sets read from disk: generated samples or a real reference.
 
 An image set is a ``.npz`` file or a folder of PNG/JPEG files. A ``.npz``
-holds one array (or the array under ``key``) of uint8 pixels in [0, 255] or
+contains one array (or the array under ``key``) of uint8 pixels in [0, 255] or
 float images in [-1, 1], laid out (N, H, W), (N, H, W, C) or (N, C, H, W)
 with C in {1, 3}. Everything is returned as float images (N, C, H, W) in
 [-1, 1], the input of the image adapter; uint8 pixels map back to the same
@@ -58,7 +58,7 @@ def load_image_set(path: str | Path, key: str | None = None) -> torch.Tensor:
 
     Args:
         path: the ``.npz`` file or the folder.
-        key: array name inside the ``.npz``; optional when it holds one array.
+        key: array name inside the ``.npz``; optional when it contains one array.
 
     Returns:
         Float images (N, C, H, W) in [-1, 1] (not yet range-checked).
@@ -86,10 +86,10 @@ def load_image_set(path: str | Path, key: str | None = None) -> torch.Tensor:
         names = list(archive.keys())
         if key is None:
             if len(names) != 1:
-                raise ImageRangeError(f"{str(path)!r} holds arrays {names}; name the one to use")
+                raise ImageRangeError(f"{str(path)!r} contains arrays {names}; pass the key of the one to use")
             key = names[0]
         if key not in names:
-            raise ImageRangeError(f"{str(path)!r} has no array {key!r}; it holds {names}")
+            raise ImageRangeError(f"{str(path)!r} has no array {key!r}; it contains {names}")
         array = archive[key]
     return pixels_to_float(array, f"{path}[{key}]")
 

@@ -12,8 +12,8 @@ torch-fidelity and clean-fid each read their own file, in different formats:
 Nothing here downloads. A missing file raises ``InceptionWeightsError``
 naming the file, its expected sha256, the URL and where to put it. The
 ``write_random_*`` functions write files of random values in the same
-formats, for tests and benchmarks on machines without the real weights;
-numbers measured with them mean nothing.
+formats, for tests and benchmarks on machines without the real weights.
+Numbers measured with them mean nothing.
 """
 
 import hashlib

@@ -469,7 +469,7 @@ def match_published_values(rendered: "RenderedTable", published: list[dict], fin
     """Place published values in the columns whose protocol they match, one row per method and source.
 
     An entry whose dataset and metric name a column but whose protocol
-    differs is left out with a warning, because a column holds one protocol.
+    differs is left out with a warning, because a column contains one protocol.
     """
     rows: dict[str, dict] = {}
     for entry in published:

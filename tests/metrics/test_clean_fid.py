@@ -2,7 +2,7 @@
 
 The weights file is a TorchScript archive with the interface of clean-fid's
 ``inception-2015-12-05.pt`` (``layers``, ``forward(img, return_features)``,
-2048 outputs) but a small random network, so the known answers below hold
+2048 outputs) but a small random network, so the known values below are true
 for any weights and the tests run in seconds.
 """
 

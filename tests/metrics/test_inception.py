@@ -1,8 +1,8 @@
 """The inception protocol through the adapter, with a random-valued weights file.
 
 The weights file has the keys, shapes and format of torch-fidelity's
-``inception-v3-compat`` weights but random values, so every known answer
-below holds for any weights; no number here is comparable with published ones.
+``inception-v3-compat`` weights but random values, so every known value
+below is true for any weights. No number here is comparable with published ones.
 Image counts are small because Inception-v3 runs at about 3 images per second
 on one CPU thread; FID's production minimum is lowered through
 ``min_fid_samples`` only.
@@ -155,7 +155,8 @@ def test_protocol_stamp_names_weights_counts_and_reference(self_evaluation, weig
     assert protocol["num_real"] == NUM_IMAGES
     assert protocol["reference"] == "digits-test"
     assert protocol["is_splits"] == 1
-    assert protocol["kid_subsets"] == 5 and protocol["kid_subset_size"] == 6
+    assert protocol["kid_subsets"] == 5
+    assert protocol["kid_subset_size"] == 6
     assert protocol["torch_fidelity"] == torch_fidelity.__version__
     assert set(scores) == set(inception_metric_names(SETTINGS).values())
     assert protocol["density_coverage"] == "prdc 0.2"
