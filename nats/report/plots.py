@@ -28,6 +28,7 @@ from nats.report.tables import (
     check_single_config,
     drop_repeated_kimg,
     headline_metrics,
+    select_final_checkpoints,
     ordered_datasets,
     ordered_labels,
     rank,
@@ -56,6 +57,10 @@ def write_plots(metrics_csv: Path, runs_dir: Path, out_dir: Path) -> list[Path]:
     there are several seeds. ``samples/<dataset>_<method>_seed<k>`` shows the
     lowest seed's samples.npz with one panel per sample mode: an image grid
     for images, a scatter with the mode centres for 2D mixtures.
+    ``counts/<dataset>_<family>`` plots a metric measured with several
+    numbers of generated images (``fid10k_train`` and ``fid50k_train``)
+    against that number, at the final checkpoint. Rows of diverged runs are
+    left out of every figure.
 
     Args:
         metrics_csv: the tidy table written by ``aggregate_metrics``.
@@ -80,9 +85,10 @@ def write_plots(metrics_csv: Path, runs_dir: Path, out_dir: Path) -> list[Path]:
 
     table = read_metrics_csv(metrics_csv)
     check_single_config(table, metrics_csv)
-    labelled = add_method_labels(drop_repeated_kimg(table))
+    labelled = add_method_labels(drop_repeated_kimg(table.loc[table["status"] == "ok"]))
 
     written = plot_metric_curves(labelled, out_dir / "curves")
+    written += plot_metric_against_count(select_final_checkpoints(labelled), out_dir / "counts")
     written += plot_samples(runs_dir, out_dir / "samples")
     logger.info("wrote %d figure files to %s", len(written), out_dir)
     return written
@@ -107,6 +113,63 @@ def plot_metric_curves(labelled: pd.DataFrame, out_dir: Path) -> list[Path]:
             check_one_protocol_per_column(metric_rows, all_rows=labelled)
             figure = draw_metric_curve(dataset, metric, metric_rows, label_colors)
             written += save_figure(figure, out_dir / safe_filename(f"{dataset}_{metric}"))
+    return written
+
+
+# The first sample count in a metric name: fid50k_train -> 50k, hq2.5k -> 2.5k.
+COUNT_IN_NAME = re.compile(r"(?<=[a-z])\d+(\.\d+)?k?")
+COUNT_COLUMNS = ("protocol_num_generated", "protocol_num_samples")
+
+
+def metric_family(metric: str) -> str:
+    """Return a metric name with its sample count replaced by ``<n>``: fid50k_train -> fid<n>_train."""
+    return COUNT_IN_NAME.sub("<n>", metric, count=1)
+
+
+def plot_metric_against_count(final_rows: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Draw metrics measured at several sample counts against the count, one line per method label.
+
+    Each point is the mean over seeds at the final checkpoint, with a +-std
+    error bar. A family of metrics measured at one count only gets no figure.
+
+    Args:
+        final_rows: labelled rows of the final checkpoints of runs that did not diverge.
+        out_dir: folder for the figures.
+
+    Returns:
+        The written files.
+    """
+    count_column = next((column for column in COUNT_COLUMNS if column in final_rows.columns), None)
+    if count_column is None or final_rows.empty:
+        return []
+    rows = final_rows.assign(family=final_rows["metric"].map(metric_family))
+    rows = rows.loc[rows[count_column].notna()].copy()
+    rows["count"] = pd.to_numeric(rows[count_column], errors="coerce")
+
+    written = []
+    label_colors = color_per_label(ordered_labels(rows))
+    for (dataset, family), family_rows in rows.groupby(["dataset", "family"]):
+        if family_rows["count"].nunique() < 2:
+            continue
+        figure = new_figure(figsize=(6.0, 4.0))
+        axes = figure.add_subplot()
+        for label in ordered_labels(family_rows):
+            points = (
+                family_rows.loc[family_rows["method_label"] == label]
+                .groupby("count")["value"]
+                .agg(["mean", "std"])
+                .sort_index()
+            )
+            axes.errorbar(points.index, points["mean"], yerr=points["std"], marker="o", markersize=3, capsize=3,
+                          color=label_colors[label], label=label)
+        arrow = "higher is better" if bool(family_rows["higher_is_better"].iloc[0]) else "lower is better"
+        axes.set_xscale("log")
+        axes.set_xlabel("number of generated images")
+        axes.set_ylabel(f"{family} ({arrow})")
+        axes.set_title(f"{dataset}: {family} against the sample count, final checkpoint")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize="small")
+        written += save_figure(figure, out_dir / safe_filename(f"{dataset}_{family}"))
     return written
 
 

@@ -169,3 +169,25 @@ def test_plots_mixed_protocols_raise(tmp_path, fake_results):
 
     with pytest.raises(ProtocolMismatchError, match=r"hq2\.5k.*ring8"):
         write_plots(tmp_path / "metrics.csv", runs_dir, tmp_path / "plots")
+
+
+def test_metric_against_count_figure(tmp_path, fake_results):
+    from nats.report import aggregate_metrics
+    from nats.report.plots import metric_family, write_plots
+
+    runs_dir = tmp_path / "runs"
+    for seed in (0, 1):
+        records = []
+        for count, value in ((10000, 30.0), (50000, 25.0)):
+            metric = f"fid{count // 1000}k_train"
+            protocol = fake_results.make_protocol("digits", metric, "generator", num_generated=count, seed=seed)
+            records.append(fake_results.make_record("digits", "sngan", seed, 20.0, "generator", metric, False, value + seed, protocol))
+        fake_results.write_metrics_file(runs_dir, "digits", "sngan", seed, records)
+    aggregate_metrics(runs_dir, tmp_path / "metrics.csv")
+
+    written = write_plots(tmp_path / "metrics.csv", runs_dir, tmp_path / "plots")
+
+    assert metric_family("fid50k_train") == "fid<n>_train"
+    assert metric_family("hq2.5k") == "hq<n>"
+    counts_figures = sorted(path.name for path in written if path.parent.name == "counts")
+    assert counts_figures == ["digits_fid_n__train.pdf", "digits_fid_n__train.png"]
