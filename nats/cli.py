@@ -152,11 +152,17 @@ def _run_evaluate(args: argparse.Namespace) -> None:
         _require_file(args.classifier, "classifier file")
     _set_threads(args.threads)
 
+    evaluation = None if args.evaluation is None else load_run_config(args.evaluation)
+
     from nats.evaluation import evaluate_run
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     options = {} if args.cache_dir is None else {"cache_dir": args.cache_dir}
-    records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples, **options)
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples, device=device, evaluation=evaluation, **options)
     logger.info("wrote %d metric records to %s", len(records), args.out)
 
 
@@ -292,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--samples", type=Path, default=None, metavar="PATH", help="file to save the generated samples to (.npz)"
+    )
+    evaluate.add_argument(
+        "--evaluation",
+        default=None,
+        metavar="FILE_OR_JSON",
+        help="resolved evaluation settings (YAML/JSON file or inline JSON) replacing those in the run's config.yaml",
+    )
+    evaluate.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default=None,
+        help="where sampling and feature extraction run (default: the run's training device)",
     )
     _add_threads_option(evaluate)
     evaluate.set_defaults(handler=_run_evaluate)

@@ -88,7 +88,7 @@ def make_scorer(run_config: dict, classifier_path: Path | None = None, device: s
         if classifier_path is None:
             raise EvaluationError(
                 f"run on {dataset!r} uses the digits protocol, which needs the classifier weights; "
-                "pass classifier_path (build them with nats.metrics.digits_classifier.build_classifier)"
+                "pass --classifier PATH (build one with nats-bench classifier)"
             )
         classifier = check_digits_protocol(settings, Path(classifier_path))
         run_resolution = run_config["dataset"].get("resolution")
@@ -145,6 +145,9 @@ def make_image_scorer(
         cache_dir: folder of cached real features; overrides
             ``image_settings["cache_dir"]``.
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
+        evaluation: the resolved ``evaluation`` block to score with; ``None``
+            uses the one in the run's ``config.yaml``. The pipeline passes it,
+            so that a changed evaluation setting reruns the evaluation only.
 
     Returns:
         The scorer.
@@ -201,6 +204,9 @@ def make_image_scorers(
         device: where the feature extractors run.
         cache_dir: folder of cached real features (see ``make_image_scorer``).
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
+        evaluation: the resolved ``evaluation`` block to score with; ``None``
+            uses the one in the run's ``config.yaml``. The pipeline passes it,
+            so that a changed evaluation setting reruns the evaluation only.
 
     Returns:
         One scorer per selected protocol, in the config's order.
@@ -302,9 +308,10 @@ def evaluate_run(
     out_path: Path,
     classifier_path: Path | None = None,
     samples_path: Path | None = None,
-    device: str = "cpu",
+    device: str | None = None,
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
+    evaluation: dict | None = None,
 ) -> list[dict]:
     """Evaluate every checkpoint of a run and write its metric records.
 
@@ -316,10 +323,14 @@ def evaluate_run(
         samples_path: where the final checkpoint's samples go (default
             ``run_dir / "samples.npz"``): the first 100 images for digits,
             all points for mixtures, one float32 array per sample mode.
-        device: where sampling and the digits classifier run.
+        device: where sampling and the digits classifier run; ``None`` uses
+            the run's training device (``auto`` picks CUDA when available).
         cache_dir: folder of cached real features of the image protocols;
             ``None`` uses ``evaluation.images.cache_dir`` of the run config.
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
+        evaluation: the resolved ``evaluation`` block to score with; ``None``
+            uses the one in the run's ``config.yaml``. The pipeline passes it,
+            so that a changed evaluation setting reruns the evaluation only.
 
     Returns:
         The records written, in checkpoint order, then sample mode, then
@@ -339,6 +350,15 @@ def evaluate_run(
     samples_path = run_dir / "samples.npz" if samples_path is None else Path(samples_path)
 
     run_config = runs.read_run_config(run_dir)
+    if evaluation is not None:
+        run_config = {**run_config, "evaluation": evaluation}
+    if "evaluation" not in run_config:
+        raise EvaluationError(
+            f"{str(run_dir / 'config.yaml')!r} has no evaluation block; pass the resolved one "
+            "(nats-bench evaluate --evaluation JSON, as printed under 'evaluation' by nats-bench resolve)"
+        )
+    if device is None:
+        device = "cuda" if run_config["training"]["device"] in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
     scorer = make_scorer(run_config, classifier_path, device=device)
     image_scorers = make_image_scorers(run_config, device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples)
     checkpoints = runs.list_checkpoints(run_dir)
@@ -416,6 +436,9 @@ def evaluate_images(
         device: where the feature extractor runs.
         cache_dir: folder of cached real features.
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
+        evaluation: the resolved ``evaluation`` block to score with; ``None``
+            uses the one in the run's ``config.yaml``. The pipeline passes it,
+            so that a changed evaluation setting reruns the evaluation only.
 
     Returns:
         The records written.

@@ -241,7 +241,7 @@ def test_train_reads_run_config_file(monkeypatch, tmp_path):
 
 def test_evaluate_passes_paths_in_order(monkeypatch, tmp_path):
     calls = []
-    stub_module(monkeypatch, "nats.evaluation", evaluate_run=lambda *arguments: calls.append(arguments) or [{}])
+    stub_module(monkeypatch, "nats.evaluation", evaluate_run=lambda *arguments, **options: calls.append(arguments) or [{}])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     classifier_file = tmp_path / "digits-cnn.pt"
@@ -258,7 +258,7 @@ def test_evaluate_passes_paths_in_order(monkeypatch, tmp_path):
 
 def test_evaluate_without_classifier_passes_none(monkeypatch, tmp_path):
     calls = []
-    stub_module(monkeypatch, "nats.evaluation", evaluate_run=lambda *arguments: calls.append(arguments) or [])
+    stub_module(monkeypatch, "nats.evaluation", evaluate_run=lambda *arguments, **options: calls.append(arguments) or [])
 
     status = cli.main(["evaluate", "--run-dir", str(tmp_path), "--out", str(tmp_path / "metrics.jsonl")])
 

@@ -101,3 +101,22 @@ def test_larger_budget_is_not_a_conflict(interrupted_then_rerun, tmp_path):
     result = run_snakemake("--dry-run", "--configfile", str(larger), "--cores", "2", cwd=interrupted_then_rerun["workdir"], timeout=300)
 
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_changed_evaluation_setting_reruns_evaluation_only(interrupted_then_rerun, tmp_path):
+    from .test_pipeline import job_counts
+
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["evaluation"]["mixtures"]["min_mode_samples"] = 6
+    changed = tmp_path / "evaluation.yaml"
+    changed.write_text(yaml.safe_dump(config))
+
+    result = run_snakemake(
+        "--dry-run", "--quiet", "rules", "--configfile", str(changed), "--cores", "2",
+        cwd=interrupted_then_rerun["workdir"], timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts.get("train", 0) == 0
+    assert counts["evaluate"] == 6

@@ -68,8 +68,14 @@ def resolve_run(wildcards) -> dict:
 
 
 def run_config_json(wildcards) -> str:
-    """Return the resolved run config of one run as compact JSON."""
-    return json.dumps(resolve_run(wildcards), sort_keys=True, separators=(",", ":"))
+    """Return the training part of a run's resolved config as compact JSON.
+
+    The evaluation settings go to the evaluate rule instead, so that
+    changing them reruns the evaluation but not the training.
+    """
+    run_config = resolve_run(wildcards)
+    training_part = {key: value for key, value in run_config.items() if key != "evaluation"}
+    return json.dumps(training_part, sort_keys=True, separators=(",", ":"))
 
 
 def every_run(pattern: str) -> list[str]:

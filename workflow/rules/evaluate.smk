@@ -40,6 +40,7 @@ rule evaluate:
         run_dir=lambda wildcards, input: str(Path(input.weights).parent),
         classifier_option=classifier_option,
         cache_option=cache_option,
+        evaluation=lambda wildcards: json.dumps(resolve_run(wildcards)["evaluation"], sort_keys=True, separators=(",", ":")),
     log:
         f"{LOGS_DIR}/evaluate/{RUN_LOG_NAME}",
     threads: THREADS_PER_JOB
@@ -48,4 +49,5 @@ rule evaluate:
         runtime=60,
     shell:
         "{NATS_CLI} evaluate --run-dir {params.run_dir:q} --out {output.metrics:q}"
-        " --samples {output.samples:q} {params.classifier_option}{params.cache_option} --threads {threads} > {log:q} 2>&1"
+        " --samples {output.samples:q} --evaluation {params.evaluation:q}"
+        " {params.classifier_option}{params.cache_option} --threads {threads} > {log:q} 2>&1"
