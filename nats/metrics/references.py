@@ -9,6 +9,7 @@ uint8 values through the adapter, bit for bit.
 """
 
 import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def load_image_set(path: str | Path, key: str | None = None) -> torch.Tensor:
         files = sorted(file for file in path.iterdir() if file.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise FileNotFoundError(f"image folder {str(path)!r} contains no {', '.join(IMAGE_SUFFIXES)} files")
-        arrays = [np.asarray(Image.open(file)) for file in files]
+        arrays = [_read_image_file(file) for file in files]
         shapes = {array.shape for array in arrays}
         if len(shapes) > 1:
             raise ImageRangeError(f"images in {str(path)!r} differ in shape: {sorted(shapes)}")
@@ -82,16 +83,37 @@ def load_image_set(path: str | Path, key: str | None = None) -> torch.Tensor:
 
     if not path.is_file():
         raise FileNotFoundError(f"image set {str(path)!r} not found; give a .npz file or a folder of images")
-    with np.load(path) as archive:
-        names = list(archive.keys())
-        if key is None:
-            if len(names) != 1:
-                raise ImageRangeError(f"{str(path)!r} contains arrays {names}; pass the key of the one to use")
-            key = names[0]
-        if key not in names:
-            raise ImageRangeError(f"{str(path)!r} has no array {key!r}; it contains {names}")
-        array = archive[key]
+    try:
+        with np.load(path) as archive:
+            names = list(archive.keys())
+            if key is None:
+                if len(names) != 1:
+                    raise ImageRangeError(f"{str(path)!r} contains arrays {names}; pass the key of the one to use")
+                key = names[0]
+            if key not in names:
+                raise ImageRangeError(f"{str(path)!r} has no array {key!r}; it contains {names}")
+            array = archive[key]
+    except ImageRangeError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UnreadableImageFile(f"image set {str(path)!r} cannot be read as .npz ({error}); replace the file") from error
     return pixels_to_float(array, f"{path}[{key}]")
+
+
+class UnreadableImageFile(ValueError):
+    """An image or .npz file that is truncated, corrupt or of an unknown format."""
+
+
+def _read_image_file(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image)
+    except (OSError, ValueError, SyntaxError) as error:
+        # PIL raises OSError for unknown formats and truncated files, and
+        # ValueError or SyntaxError for some damaged headers.
+        raise UnreadableImageFile(f"image file {str(path)!r} cannot be read ({error}); remove or replace it") from error
 
 
 def load_reference(reference: str, resolution: int | None = None) -> tuple[torch.Tensor, str]:
