@@ -381,7 +381,8 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
     cells["is_best"] = False
     for _, column_cells in cells.groupby(COLUMN_KEY):
         means = column_cells["mean"].dropna()
-        if means.empty:
+        # A column where every method has the same mean has no best one.
+        if means.empty or (len(column_cells) > 1 and means.nunique() == 1 and len(means) == len(column_cells)):
             continue
         higher_is_better = bool(column_cells["higher_is_better"].iloc[0])
         best_mean = means.max() if higher_is_better else means.min()
@@ -539,7 +540,8 @@ def describe_cells(table_cells: pd.DataFrame, final_rows: pd.DataFrame) -> str:
         f"(seeds {', '.join(str(seed) for seed in seeds)}) unless the cell shows its own n, "
         f"at {checkpoint}. "
         "Brackets give the 95% confidence interval of the mean (t distribution, n - 1 degrees of freedom). "
-        "Bold marks the best mean per column; ↑ means higher is better, ↓ lower is better. "
+        "Bold marks the best mean per column (none where every mean is equal); "
+        "↑ means higher is better, ↓ lower is better. "
         "A dash marks a method without a finite value for that metric. "
         f"{SIGNIFICANCE_MARK} marks a mean that differs from its host's in the same sample mode "
         "(nats-sngan from sngan, nats-wgan-gp from wgan-gp, annealed-cfg from cfg) "

@@ -105,6 +105,20 @@ def test_tables_bold_lowest_for_lower_is_better(metrics_csv, tmp_path):
     assert r"sngan & \textbf{6.00 $\pm$ 1.00 [3.52, 8.48]} &" in latex
 
 
+def test_tables_bold_nothing_when_all_tie(metrics_csv, tmp_path):
+    metrics = pd.read_csv(metrics_csv, keep_default_na=False, na_values=[""], dtype=str)
+    metrics.loc[metrics["metric"] == "modes2.5k", "value"] = "8.0"
+    tied_csv = tmp_path / "tied.csv"
+    metrics.to_csv(tied_csv, index=False)
+
+    write_tables(tied_csv, tmp_path / "tables")
+    main = read_table_csv(tmp_path / "tables", "main")
+
+    modes = main.loc[main["metric"] == "modes2.5k"]
+    assert len(modes) > 1
+    assert not modes["is_best"].astype(str).isin(["True", "true"]).any()
+
+
 def test_tables_bold_highest_for_higher_is_better(metrics_csv, tmp_path):
     write_tables(metrics_csv, tmp_path)
     main = read_table_csv(tmp_path, "main")
