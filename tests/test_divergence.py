@@ -100,3 +100,4 @@ def test_grid_with_diverging_run_completes_and_table_says_so(tmp_path):
     sngan_row = next(line for line in table.splitlines() if line.startswith("| sngan"))
     assert "diverged" in wgan_row
     assert "diverged" not in sngan_row
+    assert ": ," not in table and ": ;" not in table, "a column lists an empty protocol id"

@@ -511,7 +511,8 @@ def render_table(name: str, title: str, cells: pd.DataFrame, columns: list[tuple
     for dataset, metric in columns:
         column_ids = set()
         for cell_ids in table_cells.loc[(table_cells["dataset"] == dataset) & (table_cells["metric"] == metric), "protocol_id"]:
-            column_ids.update(cell_ids.split(";"))
+            # A cell whose runs all diverged measured nothing and has no id.
+            column_ids.update(part for part in str(cell_ids).split(";") if part and part != "nan")
         protocol_ids[(dataset, metric)] = ";".join(sorted(column_ids))
     return RenderedTable(
         name=name,
