@@ -18,8 +18,6 @@ under one of them.
 import importlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from nats.atomic_files import atomic_write
 from nats.data import MIXTURES
 from nats.methods.base import Method
 from nats.metrics.digits import check_digits_protocol, evaluate_digits
@@ -287,20 +286,11 @@ def save_samples(samples_by_mode: dict[str, torch.Tensor], path: Path, num_saved
         num_saved: keep the first ``num_saved`` samples of each mode;
             ``None`` keeps all.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
         mode: samples[:num_saved].detach().cpu().numpy().astype(np.float32)
         for mode, samples in samples_by_mode.items()
     }
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def evaluate_run(

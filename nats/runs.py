@@ -11,13 +11,13 @@ Layout of ``results/<config>/runs/<dataset>/<method>/seed<k>/``:
 """
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 import yaml
+
+from nats.atomic_files import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: F401 (the harness writes through nats.runs)
 
 CHECKPOINT_DIR = "checkpoints"
 FINAL_CHECKPOINT = "final.pt"
@@ -46,50 +46,9 @@ def checkpoint_kimg(path: Path) -> float:
     return float(match.group(1))
 
 
-def _file_mode() -> int:
-    """Return the mode a plain ``open`` would give a new file under the current umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a synced temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp creates files readable by their owner only.
-        os.chmod(temporary, _file_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def atomic_torch_save(obj, path: Path) -> None:
     """``torch.save`` that never leaves a half-written file at ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, _file_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def read_run_config(run_dir: Path) -> dict:

@@ -18,8 +18,6 @@ It provides:
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -30,6 +28,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 from tqdm import tqdm
 
+from nats.atomic_files import atomic_write
 from nats.data import digits_split
 from nats.metrics.adapter import to_uint8_rgb
 
@@ -138,18 +137,6 @@ def _train(model: DigitsClassifier, images: torch.Tensor, labels: torch.Tensor, 
         logger.debug("classifier epoch %d: mean loss %.4f", epoch + 1, epoch_loss / len(images))
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
 def build_classifier(
     resolution: int,
     epochs: int,
@@ -214,7 +201,7 @@ def build_classifier(
         "resolution": resolution,
         "feature_dim": model.feature_dim,
     }
-    _atomic_write_bytes(out_path, lambda handle: torch.save(checkpoint, handle))
+    atomic_write(out_path, lambda handle: torch.save(checkpoint, handle))
 
     summary = {
         "held_out_accuracy": held_out_accuracy,
@@ -228,7 +215,7 @@ def build_classifier(
         "weights_sha256": file_sha256(out_path),
     }
     summary_text = json.dumps(summary, indent=2) + "\n"
-    _atomic_write_bytes(out_path.with_suffix(".json"), lambda handle: handle.write(summary_text.encode()))
+    atomic_write(out_path.with_suffix(".json"), lambda handle: handle.write(summary_text.encode()))
     return summary
 
 

@@ -13,12 +13,12 @@ into place with ``os.replace``, so parallel jobs never read half a file.
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from nats.atomic_files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +66,7 @@ def cached_features(
         logger.warning("cache file %s does not match its key's description; recomputing", path)
 
     features = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    handle.close()
-    try:
-        payload = {"description": json.loads(json.dumps(description, sort_keys=True, default=str)), "features": features}
-        torch.save(payload, handle.name)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    payload = {"description": json.loads(json.dumps(description, sort_keys=True, default=str)), "features": features}
+    atomic_write(path, lambda handle: torch.save(payload, handle))
     logger.info("real features written to cache %s", path)
     return features, key, False

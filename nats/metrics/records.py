@@ -8,10 +8,10 @@ of that protocol, so that tables can refuse to mix protocols in one column.
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from nats.atomic_files import atomic_write_text
 
 # Keys of a protocol that differ from run to run by design and therefore do
 # not enter protocol_id: the generation seed is the training seed plus a fixed
@@ -130,19 +130,8 @@ def write_records(records: list[dict], path: Path) -> None:
     Non-finite values are written as the JavaScript literals ``NaN`` and
     ``Infinity``, which Python's ``json`` and pandas read back.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records)
-    handle = tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def read_records(path: Path) -> list[dict]:

@@ -19,7 +19,6 @@ Numbers measured with them mean nothing.
 import hashlib
 import io
 import logging
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from nats.atomic_files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -150,16 +151,7 @@ def _atomic_save(obj, path: Path, save) -> None:
     # they are saved to, and a temporary name would change the sha256.
     buffer = io.BytesIO()
     save(obj, buffer)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(buffer.getvalue())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def write_random_torch_fidelity_weights(path: Path, seed: int = 0) -> Path:
