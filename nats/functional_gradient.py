@@ -112,7 +112,7 @@ class DiscriminatorChain:
     def append(self, discriminator: nn.Module) -> None:
         """Store a frozen copy of ``discriminator`` as the next snapshot."""
         if len(self.snapshots) >= len(self.weights):
-            raise ValueError(f"the chain already holds its {len(self.weights)} snapshots")
+            raise ValueError(f"the chain is full: it already contains its {len(self.weights)} snapshots")
         snapshot = copy.deepcopy(discriminator).eval()
         for parameter in snapshot.parameters():
             parameter.requires_grad_(False)

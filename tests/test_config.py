@@ -131,7 +131,7 @@ def test_misspelled_dataset_key_rejected(validator, config):
 
 
 def test_misspelled_method_key_rejected(config):
-    # The schema leaves method keys to validate_config, which knows the defaults.
+    # The schema leaves method keys to validate_config, which has the defaults.
     config["methods"]["nats-sngan"] = {"etta": 0.25}
 
     with pytest.raises(ConfigError, match="etta"):

@@ -69,6 +69,7 @@ def test_provenance_records_counters_and_status(two_runs):
     provenance = json.loads((first_dir / "provenance.json").read_text())
     assert provenance["status"] == "complete"
     assert provenance["kimg"] >= 0.5
-    assert provenance["d_steps"] > 0 and provenance["g_steps"] > 0
+    assert provenance["d_steps"] > 0
+    assert provenance["g_steps"] > 0
     assert provenance["packages"]["torch"] == torch.__version__.split("+")[0]
     assert provenance["implementation_choices"]["discriminator_mode_while_moving_samples"] == "eval"

@@ -46,7 +46,7 @@ def digits_split(resolution: int = 16) -> dict[str, tuple[torch.Tensor, torch.Te
     """Split the digits into a fixed training and held-out part.
 
     The split is a permutation drawn from a fixed seed, so every config and
-    machine sees the same one. It serves the metric classifier only: the
+    machine gets the same one. It serves the metric classifier only: the
     GANs train on all images.
 
     Returns:

@@ -68,7 +68,8 @@ def test_samples_are_clamped_images(digits, cpu):
     model = train_tiny("annealed-cfg", digits, cpu, eta=50.0)
     samples = model.sample(16, seed=0)
     assert samples.shape == (16, 1, 16, 16)
-    assert samples.min() >= -1.0 and samples.max() <= 1.0
+    assert samples.min() >= -1.0
+    assert samples.max() <= 1.0
 
 
 def test_state_dict_round_trip_restores_samples(digits, cpu):

@@ -17,7 +17,8 @@ def write_images(folder, count=3):
 def test_folder_of_images_loads_in_range(tmp_path):
     images = load_image_set(write_images(tmp_path / "images"))
     assert tuple(images.shape) == (3, 3, 8, 8)
-    assert images.min() >= -1.0 and images.max() <= 1.0
+    assert images.min() >= -1.0
+    assert images.max() <= 1.0
 
 
 def test_corrupt_image_file_is_named(tmp_path):
