@@ -4,6 +4,7 @@
 #
 #   snakemake --cores all                             # config/config.yaml
 #   snakemake --cores all --configfile my-grid.yaml
+#   snakemake --report report.html                    # after a run
 #
 # A config given with --configfile replaces config/config.yaml instead of
 # being merged into it, so that no smoke setting leaks into another grid.
@@ -19,6 +20,11 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+
+
+# `snakemake --report report.html` gathers the tables and plots with the
+# captions of workflow/report/.
+report: "workflow/report/workflow.rst"
 
 
 rule all:

@@ -10,19 +10,36 @@ its ``overrides.<dataset>.all`` block, then its
 
 import copy
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS, SCHEDULES
+from nats.defaults import (
+    ARCHITECTURES,
+    DATASET_DEFAULTS,
+    DATASET_SOURCES,
+    EVALUATION_DEFAULTS,
+        METHOD_DEFAULTS,
+    PERFORMANCE_DEFAULTS,
+    RESOURCE_DEFAULTS,
+    SCHEDULES,
+)
 from nats.metrics.protocols import ProtocolSettingsError, resolve_image_protocols
 
 METHODS = tuple(METHOD_DEFAULTS)
-DATASETS = tuple(DATASET_DEFAULTS)
+DATASETS = tuple(name for name in DATASET_DEFAULTS if name not in ("imagefolder", "npz"))
 DEVICES = ("cpu", "cuda", "auto")
 TRAINING_KEYS = ("batch_size", "budget_kimg", "snapshot_kimg", "checkpoint_kimg")
-TOP_LEVEL_KEYS = ("name", "seeds", "device", "threads_per_job", "datasets", "methods", "overrides", "evaluation")
+TOP_LEVEL_KEYS = (
+    "name", "seeds", "device", "threads_per_job", "performance", "resources",
+    "datasets", "methods", "overrides", "evaluation",
+)
+# Datasets scored by the digits and mixtures protocols; every other dataset
+# is an image dataset scored by the Inception protocols only.
+DOMAIN_PROTOCOLS = {"digits": "digits", "ring8": "mixtures", "grid25": "mixtures"}
+DATASET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 # Name of the overrides block that applies to every method of a dataset;
 # each method takes the keys it has.
@@ -78,13 +95,21 @@ def validate_config(config: dict) -> None:
     if not config["seeds"] or not all(isinstance(seed, int) and seed >= 0 for seed in config["seeds"]):
         raise ConfigError(f"seeds must be a non-empty list of non-negative integers, got {config['seeds']!r}")
 
-    for dataset in config["datasets"]:
-        _check_name(dataset, DATASETS, "dataset")
+    datasets = config["datasets"]
+    if not isinstance(datasets, dict) or not datasets:
+        raise ConfigError(f"datasets must be a non-empty mapping of dataset names to settings, got {datasets!r}")
+    for dataset, settings in datasets.items():
+        dataset_source(dataset, settings)
     for method in config["methods"]:
         _check_name(method, METHODS, "method")
+    _validate_performance(config.get("performance"))
+    for rule in RESOURCE_DEFAULTS:
+        rule_resources(config, rule)
+    _check_known_keys(config.get("resources") or {}, RESOURCE_DEFAULTS, "resources")
     every_method_key = set().union(*METHOD_DEFAULTS.values())
+    known_datasets = tuple(DATASETS) + tuple(name for name in datasets if name not in DATASETS)
     for dataset, by_method in (config.get("overrides") or {}).items():
-        _check_name(dataset, DATASETS, "dataset in overrides")
+        _check_name(dataset, known_datasets, "dataset in overrides")
         for method in by_method or {}:
             _check_name(method, METHODS + (ALL_METHODS,), f"method in overrides.{dataset}")
         shared_block = (by_method or {}).get(ALL_METHODS) or {}
@@ -96,10 +121,104 @@ def validate_config(config: dict) -> None:
             resolve_run_config(config, dataset, method, config["seeds"][0])
 
 
-def _validate_dataset_settings(dataset: str, settings: dict, where: str | None = None) -> None:
-    where = where or f"datasets.{dataset}"
-    _check_known_keys(settings, DATASET_DEFAULTS[dataset], where)
+def dataset_source(name: str, settings: dict | None) -> str:
+    """Return the loader a grid dataset uses: its ``source`` setting, or its name.
+
+    Args:
+        name: the dataset's name in the config's ``datasets`` block.
+        settings: its settings block (may be ``None``).
+
+    Returns:
+        A key of ``nats.defaults.DATASET_DEFAULTS``.
+
+    Raises:
+        ConfigError: for an unknown name without a ``source``, or an unknown source.
+    """
+    if not isinstance(name, str) or not DATASET_NAME_PATTERN.match(name):
+        raise ConfigError(
+            f"dataset name {name!r} must start with a letter or digit and contain only letters, digits, '_' and '-'"
+        )
+    if settings is not None and not isinstance(settings, dict):
+        raise ConfigError(f"datasets.{name} must be a mapping of settings, got {settings!r}")
+    source = (settings or {}).get("source")
+    if source is None:
+        if name not in DATASETS:
+            raise ConfigError(
+                f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}, or give datasets.{name}.source "
+                f"(one of {', '.join(DATASET_SOURCES)}) to name a dataset freely"
+            )
+        return name
+    if source not in DATASET_SOURCES:
+        raise ConfigError(
+            f"datasets.{name}.source {source!r} is unknown; expected one of {', '.join(DATASET_SOURCES)}"
+        )
+    return source
+
+
+def _validate_dataset_settings(source: str, settings: dict, where: str) -> None:
+    _check_known_keys(settings, set(DATASET_DEFAULTS[source]) | ({"source"} if source in DATASET_SOURCES else set()), where)
     _validate_training_values(settings, where)
+    if "resolution" in settings and (
+        isinstance(settings["resolution"], bool) or not isinstance(settings["resolution"], int) or settings["resolution"] < 8
+    ):
+        raise ConfigError(f"{where}.resolution must be an integer >= 8, got {settings['resolution']!r}")
+    if "data_root" in settings and not (isinstance(settings["data_root"], str) and settings["data_root"]):
+        raise ConfigError(f"{where}.data_root must be the path of a folder, got {settings['data_root']!r}")
+    if "download" in settings and not isinstance(settings["download"], bool):
+        raise ConfigError(f"{where}.download must be true or false, got {settings['download']!r}")
+    in_memory = settings.get("in_memory", "auto")
+    if not (isinstance(in_memory, bool) or in_memory == "auto"):
+        raise ConfigError(f"{where}.in_memory must be auto, true or false, got {settings['in_memory']!r}")
+    if "path" in settings and not (isinstance(settings["path"], str) and settings["path"]):
+        what = "a folder of images" if source == "imagefolder" else "an .npz file"
+        raise ConfigError(f"{where}.path must be the path of {what}, got {settings['path']!r}; set it in the config")
+    if settings.get("npz_key") is not None and not isinstance(settings["npz_key"], str):
+        raise ConfigError(f"{where}.npz_key must be the name of an array in the .npz file or null, got {settings['npz_key']!r}")
+
+
+def _validate_performance(block) -> dict:
+    if block is None:
+        block = {}
+    if not isinstance(block, dict):
+        raise ConfigError(f"performance must be a mapping of {', '.join(PERFORMANCE_DEFAULTS)}, got {block!r}")
+    _check_known_keys(block, PERFORMANCE_DEFAULTS, "performance")
+    for key, value in block.items():
+        if not isinstance(value, bool):
+            raise ConfigError(f"performance.{key} must be true or false, got {value!r}")
+    return {**PERFORMANCE_DEFAULTS, **block}
+
+
+RESOURCE_INTEGER_KEYS = ("mem_mb", "runtime", "gpu", "cpus_per_task")
+RESOURCE_TEXT_KEYS = ("slurm_partition", "slurm_account", "gpu_model", "slurm_extra", "constraint", "qos")
+
+
+def rule_resources(config: dict, rule: str) -> dict:
+    """Return the scheduler resources of one rule: the defaults, then ``resources.<rule>``.
+
+    Args:
+        config: a pipeline config.
+        rule: ``train``, ``evaluate`` or ``classifier``.
+
+    Returns:
+        The resources as Snakemake takes them (``mem_mb``, ``runtime`` in
+        minutes, ``gpu``, and any SLURM keys the config sets).
+
+    Raises:
+        ConfigError: for an unknown key or a value of the wrong type.
+    """
+    block = (config.get("resources") or {}).get(rule) or {}
+    where = f"resources.{rule}"
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where} must be a mapping, got {block!r}")
+    _check_known_keys(block, RESOURCE_INTEGER_KEYS + RESOURCE_TEXT_KEYS, where)
+    for key, value in block.items():
+        if key in RESOURCE_INTEGER_KEYS:
+            minimum = 0 if key == "gpu" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{where}.{key} must be an integer >= {minimum}, got {value!r}")
+        elif not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}.{key} must be a non-empty string, got {value!r}")
+    return {**RESOURCE_DEFAULTS[rule], **block}
 
 
 def _validate_training_values(settings: dict, where: str) -> None:
@@ -217,6 +336,10 @@ SETTING_RANGES = {
 
 
 def _validate_setting_values(settings: dict, where: str) -> None:
+    if "architecture" in settings and settings["architecture"] not in ARCHITECTURES:
+        raise ConfigError(
+            f"{where}.architecture {settings['architecture']!r} is unknown; expected one of {', '.join(ARCHITECTURES)}"
+        )
     if "schedule" in settings and settings["schedule"] not in SCHEDULES:
         raise ConfigError(
             f"{where}.schedule {settings['schedule']!r} is unknown; expected one of {', '.join(SCHEDULES)}"
@@ -243,13 +366,19 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
     Raises:
         ConfigError: for unknown names, unknown keys or values out of range.
     """
-    _check_name(dataset, DATASETS, "dataset")
+    grid_datasets = config.get("datasets") or {}
+    if dataset not in grid_datasets and dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; the config's datasets are {', '.join(grid_datasets)}")
     _check_name(method, METHODS, "method")
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
 
-    dataset_settings = {**DATASET_DEFAULTS[dataset], **((config.get("datasets") or {}).get(dataset) or {})}
-    _validate_dataset_settings(dataset, dataset_settings)
+    dataset_block = grid_datasets.get(dataset) or {}
+    source = dataset_source(dataset, dataset_block)
+    dataset_settings = {**DATASET_DEFAULTS[source], **dataset_block}
+    _validate_dataset_settings(source, dataset_settings, f"datasets.{dataset}")
+    if source in DATASET_SOURCES:
+        dataset_settings["source"] = source
 
     method_block = (config.get("methods") or {}).get(method) or {}
     dataset_overrides = (config.get("overrides") or {}).get(dataset) or {}
@@ -272,9 +401,14 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
     if device not in DEVICES:
         raise ConfigError(f"device {device!r} is unknown; expected one of {', '.join(DEVICES)}")
 
-    protocol = "digits" if dataset == "digits" else "mixtures"
-    evaluation = {**EVALUATION_DEFAULTS[protocol], **((config.get("evaluation") or {}).get(protocol) or {})}
-    _check_known_keys(evaluation, EVALUATION_DEFAULTS[protocol], f"evaluation.{protocol}")
+    performance = _validate_performance(config.get("performance"))
+
+    protocol = DOMAIN_PROTOCOLS.get(dataset if source not in DATASET_SOURCES else source, "images")
+    if protocol == "images":
+        evaluation = {}
+    else:
+        evaluation = {**EVALUATION_DEFAULTS[protocol], **((config.get("evaluation") or {}).get(protocol) or {})}
+        _check_known_keys(evaluation, EVALUATION_DEFAULTS[protocol], f"evaluation.{protocol}")
     try:
         image_protocols = resolve_image_protocols(config.get("evaluation") or {}, dataset)
     except ProtocolSettingsError as error:
@@ -289,6 +423,7 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
         "training": {
             "seed": seed,
             "device": device,
+            "performance": performance,
             **{k: dataset_settings[k] for k in TRAINING_KEYS},
         },
         "evaluation": {"protocol": protocol, **evaluation},
@@ -303,13 +438,21 @@ def training_relevant(run_config: dict) -> dict:
 def resumable_settings(run_config: dict) -> dict:
     """Return the training settings a resumed run must share with its checkpoint.
 
-    Only the budget, which a larger value extends, and the interval of the
-    resume checkpoints may differ.
+    The budget, which a larger value extends, the interval of the resume
+    checkpoints and the speed settings that do not change the arithmetic
+    (channels-last, TF32, compile) may differ. Settings added after a run
+    was written count as their defaults, so an upgrade of the suite does not
+    orphan existing runs.
     """
-    settings = training_relevant(run_config)
+    settings = copy.deepcopy(training_relevant(run_config))
+    settings["method"].setdefault("architecture", "auto")
+    performance = {**PERFORMANCE_DEFAULTS, **(settings["training"].get("performance") or {})}
     settings["training"] = {
-        key: value for key, value in settings["training"].items() if key not in ("budget_kimg", "checkpoint_kimg")
+        key: value
+        for key, value in settings["training"].items()
+        if key not in ("budget_kimg", "checkpoint_kimg", "performance")
     }
+    settings["training"]["bf16"] = performance["bf16"]
     return settings
 
 
@@ -329,12 +472,13 @@ def validate_run_config(run_config: dict) -> None:
             raise ConfigError(f"run config is missing the {block!r} block; produce one with 'nats-bench resolve'")
     dataset = run_config["dataset"].get("name")
     method = run_config["method"].get("name")
-    _check_name(dataset, DATASETS, "dataset")
+    source = dataset_source(dataset, {"source": run_config["dataset"].get("source")})
     _check_name(method, METHODS, "method")
 
     training = run_config["training"]
-    _check_known_keys(training, TRAINING_KEYS + ("seed", "device"), "training")
-    dataset_keys = set(DATASET_DEFAULTS[dataset]) - set(TRAINING_KEYS) | {"name"}
+    _check_known_keys(training, TRAINING_KEYS + ("seed", "device", "performance"), "training")
+    _validate_performance(training.get("performance"))
+    dataset_keys = set(DATASET_DEFAULTS[source]) - set(TRAINING_KEYS) | {"name"} | ({"source"} if source in DATASET_SOURCES else set())
     _check_known_keys(run_config["dataset"], dataset_keys, "dataset")
     missing_training = [key for key in ("batch_size", "budget_kimg", "snapshot_kimg") if key not in training]
     if missing_training:

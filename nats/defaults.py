@@ -6,10 +6,12 @@ for every method (``overrides.<dataset>.all``), then per dataset and method
 and is rejected. Sources are noted beside each group.
 """
 
-# Networks, shared by every method. For images the widths are the base
-# channel counts of the convolutional nets, for 2D points the hidden units
-# of the MLPs.
+# Networks, shared by every method. "auto" picks the small DCGAN-style
+# nets of nats/networks/conv.py for images and the MLPs for 2D points; the
+# paper architectures are listed in ARCHITECTURES below. For images the
+# widths are base channel counts, for 2D points the hidden units of the MLPs.
 NETWORK_DEFAULTS = {
+    "architecture": "auto",
     "z_dim": 100,
     "g_width": 32,
     "d_width": 32,
@@ -90,10 +92,51 @@ METHOD_DEFAULTS = {
 # shown to D (kimg); snapshots for the evaluation are taken every
 # snapshot_kimg and at 0, resume checkpoints every checkpoint_kimg (None:
 # every snapshot_kimg).
+_IMAGE_FILES = {"data_root": "data", "download": False, "in_memory": "auto"}
+_PAPER_TRAINING = {"batch_size": 64, "budget_kimg": 32000.0, "snapshot_kimg": 2000.0, "checkpoint_kimg": 500.0}
 DATASET_DEFAULTS = {
     "digits": {"resolution": 16, "batch_size": 64, "budget_kimg": 40.0, "snapshot_kimg": 10.0, "checkpoint_kimg": None},
     "ring8": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0, "checkpoint_kimg": None},
     "grid25": {"num_points": 20000, "data_seed": 0, "batch_size": 256, "budget_kimg": 200.0, "snapshot_kimg": 50.0, "checkpoint_kimg": None},
+    # Image datasets read through torchvision from data_root (see
+    # nats/data/images.py for the layout each one expects).
+    "cifar10": {"resolution": 32, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "stl10": {"resolution": 48, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "celeba": {"resolution": 64, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "lsun-bedroom": {"resolution": 64, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "lsun-church": {"resolution": 64, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "mnist": {"resolution": 32, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "svhn": {"resolution": 32, **_IMAGE_FILES, **_PAPER_TRAINING},
+    # Any folder of images or .npz file, named freely in a config with
+    # "source: imagefolder" or "source: npz" and a path.
+    "imagefolder": {"resolution": 32, "path": None, "in_memory": "auto", **_PAPER_TRAINING},
+    "npz": {"resolution": 32, "path": None, "npz_key": None, "in_memory": "auto", **_PAPER_TRAINING},
+}
+
+# Datasets that a config may name freely through "source"; the others are
+# used under their own name.
+DATASET_SOURCES = tuple(name for name in DATASET_DEFAULTS if name not in ("digits", "ring8", "grid25"))
+IN_MEMORY_CHOICES = ("auto", True, False)
+
+# Network architectures selectable with the "architecture" method setting.
+ARCHITECTURES = ("auto", "cfg-dcgan", "cfg-resnet4", "sngan-resnet", "wgangp-resnet")
+
+# Speed settings of training on a GPU. They are no-ops on a CPU, where
+# results stay bit-identical whatever their values.
+PERFORMANCE_DEFAULTS = {
+    "bf16": False,
+    "channels_last": False,
+    "tf32": True,
+    "compile": False,
+}
+
+# Scheduler requests per rule: memory in MB, runtime in minutes, GPUs per
+# job. Other keys (slurm_partition, slurm_account, gpu_model,
+# cpus_per_task, slurm_extra) are passed to the executor as they are.
+RESOURCE_DEFAULTS = {
+    "train": {"mem_mb": 4096, "runtime": 240, "gpu": 0},
+    "evaluate": {"mem_mb": 4096, "runtime": 60, "gpu": 0},
+    "classifier": {"mem_mb": 2048, "runtime": 60, "gpu": 0},
 }
 
 # Evaluation protocols of the smoke config.

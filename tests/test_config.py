@@ -14,8 +14,24 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate as snakemake_validate
 
-from nats.config import ALL_METHODS, ConfigError, validate_config
-from nats.defaults import DATASET_DEFAULTS, EVALUATION_DEFAULTS, METHOD_DEFAULTS
+from nats.config import (
+    ALL_METHODS,
+    DATASETS,
+    ConfigError,
+    resolve_run_config,
+    rule_resources,
+    run_settings_conflicts,
+    validate_config,
+)
+from nats.defaults import (
+    ARCHITECTURES,
+    DATASET_DEFAULTS,
+    DATASET_SOURCES,
+    EVALUATION_DEFAULTS,
+    METHOD_DEFAULTS,
+    PERFORMANCE_DEFAULTS,
+    RESOURCE_DEFAULTS,
+)
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_DIR / "workflow" / "schemas" / "config.schema.yaml"
@@ -55,8 +71,12 @@ def test_schema_lists_default_dataset_keys(schema):
     digits_keys = set(datasets["digits"]["properties"])
     mixture_keys = set(schema["$defs"]["mixture"]["properties"])
 
-    assert set(datasets) == set(DATASET_DEFAULTS)
+    image_keys = set(schema["$defs"]["image_dataset"]["properties"])
+
+    assert set(datasets) == set(DATASETS)
     assert digits_keys == set(DATASET_DEFAULTS["digits"])
+    assert image_keys == {"source"}.union(*(DATASET_DEFAULTS[source] for source in DATASET_SOURCES))
+    assert set(schema["$defs"]["image_dataset"]["properties"]["source"]["enum"]) == set(DATASET_SOURCES)
     assert mixture_keys == set(DATASET_DEFAULTS["ring8"])
     assert mixture_keys == set(DATASET_DEFAULTS["grid25"])
 
@@ -83,10 +103,10 @@ def test_unknown_method_rejected(validator, config):
 
 
 def test_unknown_dataset_rejected(validator, config):
-    config["datasets"]["cifar10"] = {"batch_size": 64}
+    config["datasets"]["cifar100"] = {"batch_size": 64}
 
-    assert any("cifar10" in message for message in schema_messages(validator, config))
-    with pytest.raises(ConfigError, match="cifar10"):
+    assert any("source" in message for message in schema_messages(validator, config))
+    with pytest.raises(ConfigError, match="unknown dataset 'cifar100'"):
         validate_config(config)
 
 
@@ -205,8 +225,13 @@ def test_snakemake_validate_reports_value(config):
 def test_readme_documents_every_key(schema):
     readme = (REPO_DIR / "config" / "README.md").read_text()
     keys = set(schema["properties"])
-    for defaults in (*METHOD_DEFAULTS.values(), *DATASET_DEFAULTS.values(), *EVALUATION_DEFAULTS.values()):
+    for defaults in (
+        *METHOD_DEFAULTS.values(), *DATASET_DEFAULTS.values(), *EVALUATION_DEFAULTS.values(),
+        PERFORMANCE_DEFAULTS, *RESOURCE_DEFAULTS.values(),
+    ):
         keys.update(defaults)
+    keys.update(schema["$defs"]["rule_resources"]["properties"])
+    keys.add("source")
 
     undocumented = sorted(key for key in keys if f"| `{key}` |" not in readme)
 
@@ -244,3 +269,142 @@ def test_batch_norm_in_wgan_gp_critic_rejected(config):
 
     with pytest.raises(ConfigError, match="d_batch_norm: false"):
         validate_config(config)
+
+
+def test_schema_lists_every_architecture_performance_key_and_rule(schema):
+    method_settings = schema["$defs"]["method_settings"]["properties"]
+
+    assert set(method_settings["architecture"]["enum"]) == set(ARCHITECTURES)
+    assert set(schema["properties"]["performance"]["properties"]) == set(PERFORMANCE_DEFAULTS)
+    assert set(schema["properties"]["resources"]["properties"]) == set(RESOURCE_DEFAULTS)
+
+
+def image_config(**dataset_settings) -> dict:
+    return {
+        "name": "images",
+        "seeds": [0],
+        "datasets": {"cifar10": dataset_settings},
+        "methods": {"sngan": {"architecture": "sngan-resnet"}},
+    }
+
+
+def test_image_dataset_resolves_source_and_file_settings():
+    run_config = resolve_run_config(image_config(data_root="/datasets"), "cifar10", "sngan", 0)
+
+    assert run_config["dataset"] == {
+        "name": "cifar10", "source": "cifar10", "resolution": 32,
+        "data_root": "/datasets", "download": False, "in_memory": "auto",
+    }
+    assert run_config["method"]["architecture"] == "sngan-resnet"
+    assert run_config["evaluation"]["protocol"] == "images"
+
+
+def test_freely_named_dataset_takes_the_defaults_of_its_source():
+    config = image_config()
+    config["datasets"] = {"faces": {"source": "imagefolder", "path": "/data/faces", "resolution": 64}}
+    run_config = resolve_run_config(config, "faces", "sngan", 0)
+
+    assert run_config["dataset"]["name"] == "faces"
+    assert run_config["dataset"]["source"] == "imagefolder"
+    assert run_config["dataset"]["path"] == "/data/faces"
+    assert run_config["training"]["batch_size"] == DATASET_DEFAULTS["imagefolder"]["batch_size"]
+
+
+def test_freely_named_dataset_without_source_names_the_fix(validator):
+    config = image_config()
+    config["datasets"] = {"faces": {"path": "/data/faces"}}
+
+    with pytest.raises(ConfigError, match=r"datasets\.faces\.source"):
+        validate_config(config)
+    assert schema_messages(validator, config) != []
+
+
+def test_imagefolder_without_path_names_the_key():
+    config = image_config()
+    config["datasets"] = {"faces": {"source": "imagefolder"}}
+
+    with pytest.raises(ConfigError, match=r"datasets\.faces\.path must be the path of a folder of images"):
+        validate_config(config)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("download", "yes", "download must be true or false"),
+        ("in_memory", "sometimes", "in_memory must be auto, true or false"),
+        ("data_root", "", "data_root must be the path of a folder"),
+        ("resolution", 4, "resolution must be an integer >= 8"),
+    ],
+)
+def test_bad_image_dataset_setting_names_key(validator, key, value, expected):
+    config = image_config(**{key: value})
+
+    with pytest.raises(ConfigError, match=re.escape(f"datasets.cifar10.{expected}")):
+        validate_config(config)
+    assert schema_messages(validator, config) != []
+
+
+def test_unknown_architecture_lists_the_known_ones(validator):
+    config = image_config()
+    config["methods"]["sngan"]["architecture"] = "biggan"
+
+    with pytest.raises(ConfigError, match="methods.sngan.architecture 'biggan' is unknown; expected one of auto"):
+        validate_config(config)
+    assert schema_messages(validator, config) != []
+
+
+def test_performance_settings_reach_the_training_block():
+    config = image_config()
+    config["performance"] = {"bf16": True}
+    training = resolve_run_config(config, "cifar10", "sngan", 0)["training"]
+
+    assert training["performance"] == {**PERFORMANCE_DEFAULTS, "bf16": True}
+
+
+def test_non_boolean_performance_setting_rejected(validator):
+    config = image_config()
+    config["performance"] = {"compile": "max-autotune"}
+
+    with pytest.raises(ConfigError, match="performance.compile must be true or false"):
+        validate_config(config)
+    assert schema_messages(validator, config) != []
+
+
+def test_rule_resources_merge_defaults_with_the_config():
+    config = image_config()
+    config["resources"] = {"train": {"gpu": 1, "slurm_partition": "gpu", "runtime": 2880}}
+
+    assert rule_resources(config, "train") == {"mem_mb": 4096, "runtime": 2880, "gpu": 1, "slurm_partition": "gpu"}
+    assert rule_resources(config, "evaluate") == RESOURCE_DEFAULTS["evaluate"]
+
+
+def test_misspelled_resource_key_rejected(validator):
+    config = image_config()
+    config["resources"] = {"train": {"gpus": 1}}
+
+    with pytest.raises(ConfigError, match="unknown key\\(s\\) 'gpus' in resources.train"):
+        validate_config(config)
+    assert schema_messages(validator, config) != []
+
+
+def test_run_written_before_new_settings_existed_can_resume():
+    config = image_config()
+    requested = resolve_run_config(config, "cifar10", "sngan", 0)
+    older = copy.deepcopy(requested)
+    del older["method"]["architecture"]
+    del older["training"]["performance"]
+    requested["method"]["architecture"] = "auto"
+
+    assert run_settings_conflicts(older, requested) == []
+
+
+def test_bf16_is_a_conflict_but_compile_is_not():
+    config = image_config()
+    existing = resolve_run_config(config, "cifar10", "sngan", 0)
+    config["performance"] = {"compile": True, "channels_last": True, "tf32": False}
+    faster = resolve_run_config(config, "cifar10", "sngan", 0)
+    config["performance"]["bf16"] = True
+    lower_precision = resolve_run_config(config, "cifar10", "sngan", 0)
+
+    assert run_settings_conflicts(existing, faster) == []
+    assert run_settings_conflicts(existing, lower_precision) == ["training.bf16"]

@@ -15,8 +15,7 @@ if "digits" in DATASETS:
             f"{LOGS_DIR}/classifier.log",
         threads: THREADS_PER_JOB
         resources:
-            mem_mb=2048,
-            runtime=60,
+            **CLASSIFIER_RESOURCES,
         shell:
             "{NATS_CLI} classifier --resolution {params.resolution} --epochs {params.epochs}"
             " --seed {params.seed} --out {output:q} > {log:q} 2>&1"

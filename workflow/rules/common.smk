@@ -17,7 +17,7 @@ if str(REPO_DIR) not in sys.path:
 
 import yaml
 
-from nats.config import resolve_run_config, run_settings_conflicts, validate_config
+from nats.config import resolve_run_config, rule_resources, run_settings_conflicts, validate_config
 
 CONFIG_SCHEMA = str(REPO_DIR / "workflow" / "schemas" / "config.schema.yaml")
 
@@ -37,6 +37,12 @@ DATASETS = list(config["datasets"])
 METHODS = list(config["methods"])
 SEEDS = list(config["seeds"])
 THREADS_PER_JOB = config.get("threads_per_job", 1)
+
+# Scheduler requests per rule (memory, runtime, GPUs, SLURM keys), from the
+# config's resources block over nats.defaults.RESOURCE_DEFAULTS.
+TRAIN_RESOURCES = rule_resources(config, "train")
+EVALUATE_RESOURCES = rule_resources(config, "evaluate")
+CLASSIFIER_RESOURCES = rule_resources(config, "classifier")
 
 RESULTS_DIR = f"results/{CONFIG_NAME}"
 RUNS_DIR = f"{RESULTS_DIR}/runs"

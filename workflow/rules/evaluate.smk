@@ -45,8 +45,7 @@ rule evaluate:
         f"{LOGS_DIR}/evaluate/{RUN_LOG_NAME}",
     threads: THREADS_PER_JOB
     resources:
-        mem_mb=4096,
-        runtime=60,
+        **EVALUATE_RESOURCES,
     shell:
         "{NATS_CLI} evaluate --run-dir {params.run_dir:q} --out {output.metrics:q}"
         " --samples {output.samples:q} --evaluation {params.evaluation:q}"

@@ -18,7 +18,13 @@ rule tables:
     input:
         METRICS_CSV,
     output:
-        directory(TABLES_DIR),
+        report(
+            directory(TABLES_DIR),
+            patterns=["{table}.csv"],
+            caption="../report/tables.rst",
+            category="Tables",
+            labels={"table": "{table}"},
+        ),
     log:
         f"{LOGS_DIR}/tables.log",
     shell:
@@ -30,7 +36,13 @@ rule plots:
         metrics=METRICS_CSV,
         samples=every_run(f"{RUN_DIR}/samples.npz"),
     output:
-        directory(PLOTS_DIR),
+        report(
+            directory(PLOTS_DIR),
+            patterns=["curves/{name}.png", "samples/{name}.png"],
+            caption="../report/plots.rst",
+            category="Plots",
+            labels={"plot": "{name}"},
+        ),
     params:
         runs_dir=RUNS_DIR,
     log:

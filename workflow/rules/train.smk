@@ -14,11 +14,8 @@ rule train:
     log:
         f"{LOGS_DIR}/train/{RUN_LOG_NAME}",
     threads: THREADS_PER_JOB
-    # NOTE: scheduler requests, estimated for the CPU smoke grid. Raise them
-    # with --set-resources or a profile for longer budgets.
     resources:
-        mem_mb=4096,
-        runtime=240,
+        **TRAIN_RESOURCES,
     shell:
         "{NATS_CLI} train --run-config {params.run_config:q} --run-dir {params.run_dir:q}"
         " --threads {threads} > {log:q} 2>&1"
