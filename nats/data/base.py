@@ -1,8 +1,12 @@
 """The in-memory training set and its minibatch sampler."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from nats.data.vision.sets import ImageTrainingSet
 
 
 @dataclass
@@ -33,16 +37,23 @@ class TrainingSet:
     def to(self, device: torch.device) -> "TrainingSet":
         return TrainingSet(self.name, self.kind, self.samples.to(device), self.info)
 
+    def batch(self, indices: torch.Tensor) -> torch.Tensor:
+        """Return the samples at ``indices``, on the samples' device."""
+        return self.samples[indices.to(self.samples.device)]
+
 
 class RealBatches:
     """Draw minibatches by walking through random permutations of the set.
 
     Each epoch is a fresh permutation drawn from ``generator``, so the order
     depends only on the seed. A batch never straddles two epochs: the tail
-    of a permutation shorter than a batch is skipped.
+    of a permutation shorter than a batch is skipped. The training set turns
+    the indices into a batch with ``batch(indices)``: a ``TrainingSet``
+    indexes its float tensor, an image set of ``nats.data.images`` converts
+    uint8 pixels held in memory or read from disk.
     """
 
-    def __init__(self, training_set: TrainingSet, batch_size: int, generator: torch.Generator):
+    def __init__(self, training_set: "TrainingSet | ImageTrainingSet", batch_size: int, generator: torch.Generator):
         if batch_size > len(training_set):
             raise ValueError(
                 f"batch_size {batch_size} is larger than the {len(training_set)} "
@@ -60,7 +71,7 @@ class RealBatches:
             self.position = 0
         indices = self.permutation[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return self.training_set.samples[indices.to(self.training_set.samples.device)]
+        return self.training_set.batch(indices)
 
     def state_dict(self) -> dict:
         return {"permutation": self.permutation.clone(), "position": self.position}
