@@ -143,10 +143,30 @@ def _run_classifier(args: argparse.Namespace) -> None:
     logger.info("digits classifier written to %s: %s", args.out, json.dumps(summary, default=str))
 
 
+# Options of ``evaluate`` that only apply to an image set (--images).
+IMAGE_SET_OPTIONS = ("config", "protocol", "dataset", "label", "seed", "sample_mode")
+
+
+def _resolve_device(device: str | None, default: str) -> str:
+    device = default if device is None else device
+    if device != "auto":
+        return device
+
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _run_evaluate(args: argparse.Namespace) -> None:
     if args.images is not None:
         _run_evaluate_images(args)
         return
+    image_set_options = [f"--{name.replace('_', '-')}" for name in IMAGE_SET_OPTIONS if getattr(args, name) is not None]
+    if image_set_options:
+        raise ValueError(
+            f"{', '.join(image_set_options)} only apply to an image set; pass --images PATH instead of --run-dir, "
+            "or drop them (a run records its own dataset, method, seed and sample modes)"
+        )
     _require_directory(args.run_dir, "run directory")
     if args.classifier is not None:
         _require_file(args.classifier, "classifier file")
@@ -157,11 +177,7 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     from nats.evaluation import evaluate_run
 
     options = {} if args.cache_dir is None else {"cache_dir": args.cache_dir}
-    device = args.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = None if args.device is None else _resolve_device(args.device, "auto")
     records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples, device=device, evaluation=evaluation, **options)
     logger.info("wrote %d metric records to %s", len(records), args.out)
 
@@ -169,8 +185,11 @@ def _run_evaluate(args: argparse.Namespace) -> None:
 def _run_evaluate_images(args: argparse.Namespace) -> None:
     if not args.images.exists():
         raise FileNotFoundError(f"image set {str(args.images)!r} not found")
-    if args.config is None or args.protocol is None:
-        raise ValueError("--images needs --config (for the protocol settings) and --protocol")
+    if args.config is None:
+        raise ValueError(
+            "--images needs --config, the pipeline config whose evaluation block sets the protocols, "
+            "their counts, references and weights"
+        )
 
     from nats.config import load_config
 
@@ -182,7 +201,8 @@ def _run_evaluate_images(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     records = evaluate_images(
         args.images, args.out, args.protocol, config.get("evaluation") or {}, config_name=config["name"],
-        dataset=args.dataset, label=args.label, cache_dir=args.cache_dir,
+        dataset=args.dataset, label=args.label, seed=args.seed, sample_mode=args.sample_mode,
+        device=_resolve_device(args.device, "auto"), cache_dir=args.cache_dir,
     )
     logger.info("wrote %d metric records to %s", len(records), args.out)
 
@@ -285,10 +305,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, metavar="FILE", help="pipeline config whose evaluation settings apply (with --images)"
     )
     evaluate.add_argument(
-        "--protocol", choices=("inception", "clean", "legacy"), default=None, help="image protocol (with --images)"
+        "--protocol",
+        action="append",
+        choices=("inception", "clean", "legacy"),
+        default=None,
+        help="image protocol to run (with --images); repeat it for several. Default: the protocols listed in the "
+        "config's evaluation.images.protocols",
     )
-    evaluate.add_argument("--dataset", default="digits", help="dataset the images imitate (with --images; default digits)")
-    evaluate.add_argument("--label", default=None, help="name recorded as the method (with --images; default the file name)")
+    evaluate.add_argument(
+        "--dataset",
+        default=None,
+        help="dataset the images imitate, recorded in the records (with --images; default: recorded as null). "
+        "digits also selects the bundled digits as the reference of protocols that set none",
+    )
+    evaluate.add_argument(
+        "--label",
+        "--method",
+        dest="label",
+        default=None,
+        help="name recorded as the method (with --images; default: the file or folder name)",
+    )
+    evaluate.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=None,
+        help="training seed of the model that drew the images (with --images; default: recorded as null)",
+    )
+    evaluate.add_argument(
+        "--sample-mode",
+        default=None,
+        help="how the images were drawn, e.g. generator or refined (with --images; default: recorded as null)",
+    )
     evaluate.add_argument(
         "--cache-dir", type=Path, default=None, metavar="DIR", help="folder of cached real-image features of the image protocols"
     )
@@ -309,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=("cpu", "cuda", "auto"),
         default=None,
-        help="where sampling and feature extraction run (default: the run's training device)",
+        help="where sampling and feature extraction run (default: the run's training device; "
+        "auto for an image set, which picks cuda when available)",
     )
     _add_threads_option(evaluate)
     evaluate.set_defaults(handler=_run_evaluate)

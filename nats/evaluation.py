@@ -12,7 +12,8 @@ Image runs whose config selects paper-scale protocols
 (``evaluation.images.protocols``: ``inception``, ``clean``, ``legacy``) are
 also scored under those, at the final checkpoint or at every one.
 ``evaluate_images`` scores an image set from disk (``.npz`` or a folder)
-under one of them.
+under the protocols a config selects, or those named, with the same FID
+cross-check between torch-fidelity and clean-fid.
 """
 
 import importlib
@@ -33,7 +34,8 @@ from nats.metrics.digits import check_digits_protocol, evaluate_digits
 from nats.metrics.inception import MIN_FID_SAMPLES, check_sample_counts, evaluate_inception
 from nats.metrics.mixtures import evaluate_mixture
 from nats.metrics.records import MetricValue, diverged_records, make_records, write_records
-from nats.metrics.references import load_reference
+from nats.metrics.references import BUNDLED_REFERENCES, load_reference
+from nats.metrics.weights import CLEANFID_WEIGHTS, TORCH_FIDELITY_WEIGHTS, resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +130,13 @@ def make_image_scorer(
     device: str = "cpu",
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
+    num_images: int | None = None,
 ) -> ProtocolScorer:
-    """Build the scorer of one paper-scale image protocol and check its counts.
+    """Build the scorer of one paper-scale image protocol and check its counts and weights.
 
-    The reference images are loaded here, so that too few of them are
-    rejected before any sample is drawn.
+    The reference images are loaded and the weights file is found here, so
+    that too few images or a missing file are rejected before any sample is
+    drawn or any feature computed.
 
     Args:
         name: ``inception``, ``clean`` or ``legacy``.
@@ -144,49 +148,54 @@ def make_image_scorer(
         cache_dir: folder of cached real features; overrides
             ``image_settings["cache_dir"]``.
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
-        evaluation: the resolved ``evaluation`` block to score with; ``None``
-            uses the one in the run's ``config.yaml``. The pipeline passes it,
-            so that a changed evaluation setting reruns the evaluation only.
+        num_images: generated images at hand, when known before scoring (an
+            image set from disk); ``None`` checks ``num_generated`` only.
 
     Returns:
         The scorer.
 
     Raises:
         SampleCountError: for too few generated or real images.
+        InceptionWeightsError: if the protocol's weights file is missing.
         EvaluationError: for an unknown protocol name.
     """
-    reference_images, reference_name = load_reference(settings["reference"], resolution)
+    if name not in ("inception", "clean", "legacy"):
+        raise EvaluationError(f"unknown image protocol {name!r}; expected inception, clean or legacy")
+    reference = settings["reference"]
+    reference_images, reference_name = load_reference(reference, resolution)
+    reference_path = None if reference in BUNDLED_REFERENCES else str(reference)
+    metrics = tuple(settings["metrics"])
+    num_images = settings["num_generated"] if num_images is None else num_images
+    check_sample_counts(num_images, len(reference_images), settings, min_fid_samples, metrics, name)
+
     weights = image_settings["inception_weights"]
     cache_dir = cache_dir if cache_dir is not None else image_settings.get("cache_dir")
     cache_dir = None if cache_dir is None else Path(cache_dir)
 
     if name == "inception":
-        check_sample_counts(
-            settings["num_generated"], len(reference_images), settings, min_fid_samples, tuple(settings["metrics"])
-        )
+        weights_path = weights["torch_fidelity"]
+        resolve_weights(TORCH_FIDELITY_WEIGHTS, weights_path)
 
         def score(images):
             return evaluate_inception(
-                images, reference_images, settings, weights["torch_fidelity"], reference_name=reference_name,
-                device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples, metrics=tuple(settings["metrics"]),
-            )
-
-    elif name in ("clean", "legacy"):
-        from nats.metrics.clean_fid import MODES, evaluate_cleanfid
-
-        check_sample_counts(
-            settings["num_generated"], len(reference_images), settings, min_fid_samples, tuple(settings["metrics"])
-        )
-
-        def score(images):
-            return evaluate_cleanfid(
-                images, reference_images, settings, weights["clean_fid"], mode=MODES[name],
-                reference_name=reference_name, device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples,
-                metrics=tuple(settings["metrics"]),
+                images, reference_images, settings, weights_path, reference_name=reference_name,
+                reference_path=reference_path, device=device, cache_dir=cache_dir, min_fid_samples=min_fid_samples,
+                metrics=metrics,
             )
 
     else:
-        raise EvaluationError(f"unknown image protocol {name!r}; expected inception, clean or legacy")
+        from nats.metrics.clean_fid import MODES, evaluate_cleanfid
+
+        weights_path = weights["clean_fid"]
+        resolve_weights(CLEANFID_WEIGHTS, weights_path)
+
+        def score(images):
+            return evaluate_cleanfid(
+                images, reference_images, settings, weights_path, mode=MODES[name],
+                reference_name=reference_name, reference_path=reference_path, device=device, cache_dir=cache_dir,
+                min_fid_samples=min_fid_samples, metrics=metrics,
+            )
+
     return ProtocolScorer(name=name, num_samples=settings["num_generated"], num_saved=None, score=score)
 
 
@@ -203,9 +212,6 @@ def make_image_scorers(
         device: where the feature extractors run.
         cache_dir: folder of cached real features (see ``make_image_scorer``).
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
-        evaluation: the resolved ``evaluation`` block to score with; ``None``
-            uses the one in the run's ``config.yaml``. The pipeline passes it,
-            so that a changed evaluation setting reruns the evaluation only.
 
     Returns:
         One scorer per selected protocol, in the config's order.
@@ -396,70 +402,95 @@ def evaluate_run(
 def evaluate_images(
     images_path: Path,
     out_path: Path,
-    protocol_name: str,
+    protocol_names: str | list[str] | None,
     evaluation_config: dict,
     *,
     config_name: str = "images",
-    dataset: str = "digits",
+    dataset: str | None = None,
     label: str | None = None,
-    sample_mode: str = "generator",
+    seed: int | None = None,
+    sample_mode: str | None = None,
     generation_seed: int | None = None,
     device: str = "cpu",
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
 ) -> list[dict]:
-    """Score an image set from disk under one image protocol and write its records.
+    """Score an image set from disk under image protocols and write its records.
+
+    Every selected protocol is checked (counts, reference, weights) before
+    any feature is computed. When both ``inception`` and ``legacy`` compute
+    FID, the two are cross-checked as in ``evaluate_run``. Values that are
+    not given (dataset, seed, sample mode) and the training counters (kimg,
+    D and G steps), which an image set does not have, are written as null.
 
     Args:
         images_path: a ``.npz`` file or a folder of images (see
             ``nats.metrics.references.load_image_set``).
         out_path: metrics file to write, one JSON line per value.
-        protocol_name: ``inception``, ``clean`` or ``legacy``.
-        evaluation_config: the ``evaluation`` block of a pipeline config; its
-            settings for ``protocol_name`` apply, whether or not the config
-            selects the protocol in ``images.protocols``.
+        protocol_names: one protocol name or a list of them (``inception``,
+            ``clean``, ``legacy``); ``None`` runs the protocols listed in
+            ``evaluation_config["images"]["protocols"]``.
+        evaluation_config: the ``evaluation`` block of a pipeline config,
+            whose settings of each protocol apply.
         config_name: recorded as the records' config name.
-        dataset: dataset the images imitate; picks the default reference.
+        dataset: dataset the images imitate; ``digits`` also selects the
+            bundled digits as the reference of protocols without one.
         label: recorded as the method name (default: the file or folder name).
-        sample_mode: recorded sample mode of the images.
-        generation_seed: recorded seed of the images, if known.
-        device: where the feature extractor runs.
-        cache_dir: folder of cached real features.
+        seed: training seed of the model that drew the images.
+        sample_mode: how the images were drawn (``generator``, ``refined``).
+        generation_seed: seed of the latent draws of the images.
+        device: where the feature extractors run.
+        cache_dir: folder of cached real features; ``None`` uses
+            ``evaluation.images.cache_dir``.
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
-        evaluation: the resolved ``evaluation`` block to score with; ``None``
-            uses the one in the run's ``config.yaml``. The pipeline passes it,
-            so that a changed evaluation setting reruns the evaluation only.
 
     Returns:
-        The records written.
+        The records written, protocol by protocol in the order selected.
+
+    Raises:
+        ProtocolSettingsError: for a bad setting, no selected protocol, or a
+            protocol without a reference.
+        ImageRangeError: for images that are not in [-1, 1] or uint8.
+        SampleCountError: for too few generated or real images.
+        InceptionWeightsError: for a missing weights file.
     """
-    from nats.metrics.protocols import IMAGE_PROTOCOLS, resolve_image_protocols
+    from nats.metrics.adapter import ImageRangeError, check_float_images
+    from nats.metrics.protocols import resolve_image_set_protocols
     from nats.metrics.references import load_image_set
 
-    if protocol_name not in IMAGE_PROTOCOLS:
-        raise EvaluationError(f"unknown image protocol {protocol_name!r}; expected one of {', '.join(IMAGE_PROTOCOLS)}")
-    selected = {**(evaluation_config or {}), "images": {**((evaluation_config or {}).get("images") or {}), "protocols": [protocol_name]}}
-    image_settings = resolve_image_protocols(selected, dataset)
-    if image_settings is None:
-        raise EvaluationError(f"dataset {dataset!r} has no image protocols; use digits")
+    if isinstance(protocol_names, str):
+        protocol_names = [protocol_names]
+    image_settings = resolve_image_set_protocols(evaluation_config or {}, dataset, protocol_names)
 
     images = load_image_set(images_path)
-    resolution = images.shape[-1] if dataset == "digits" else None
-    scorer = make_image_scorer(
-        protocol_name, image_settings["protocols"][protocol_name], image_settings, resolution, device, cache_dir,
-        min_fid_samples,
-    )
-    values, protocol = scorer.score(images)
-    protocol = {
-        **protocol,
-        "sample_mode": sample_mode,
-        "generation_seed": generation_seed,
-        "generated_images": Path(images_path).name,
-    }
-    records = make_records(
-        values, config_name=config_name, dataset=dataset, method=label or Path(images_path).stem, seed=0,
-        checkpoint="images", kimg=0.0, d_steps=0, g_steps=0, sample_mode=sample_mode, protocol=protocol,
-    )
+    try:
+        check_float_images(images)
+    except ImageRangeError as error:
+        raise ImageRangeError(f"image set {str(images_path)!r}: {error}") from error
+
+    scorers = [
+        make_image_scorer(
+            name, settings, image_settings, images.shape[-1], device, cache_dir, min_fid_samples, num_images=len(images)
+        )
+        for name, settings in image_settings["protocols"].items()
+    ]
+
+    records = []
+    for scorer in scorers:
+        logger.info("scoring %d images of %s under the %s protocol", len(images), images_path, scorer.name)
+        values, protocol = scorer.score(images)
+        protocol = {
+            **protocol,
+            "sample_mode": sample_mode,
+            "generation_seed": generation_seed,
+            "generated_images": Path(images_path).name,
+        }
+        records += make_records(
+            values, config_name=config_name, dataset=dataset, method=label or Path(images_path).stem, seed=seed,
+            checkpoint="images", kimg=None, d_steps=None, g_steps=None, sample_mode=sample_mode, protocol=protocol,
+        )
+    records = add_fid_cross_check(records, image_settings["cross_check_tolerance"])
+
     write_records(records, out_path)
     logger.info("wrote %d metric records of %s to %s", len(records), images_path, out_path)
     return records
@@ -503,13 +534,25 @@ def add_fid_cross_check(records: list[dict], tolerance: float) -> list[dict]:
         relative = float("inf")
     verdict = "agree" if relative <= tolerance else "disagree"
     if verdict == "disagree":
+        stand_ins = [
+            record["protocol"].get("library", record["protocol"]["name"])
+            for record in (torch_fidelity_fid, cleanfid_fid)
+            if record["protocol"].get("weights_published") is False
+        ]
+        if stand_ins:
+            advice = (
+                f"weights that are not the published file ({' and '.join(stand_ins)}) explain the difference; "
+                "use the published weights"
+            )
+        else:
+            advice = "check both weights files"
         logger.warning(
-            "FID CROSS-CHECK FAILED for %s seed %d at %s (%s): torch-fidelity %s = %.6g but clean-fid "
-            "legacy_tensorflow %s = %.6g, relative difference %.3g above the tolerance %.3g; check both "
-            "weights files (sha256 %s and %s)",
+            "FID CROSS-CHECK FAILED for %s seed %s at %s (%s): torch-fidelity %s = %.6g but clean-fid "
+            "legacy_tensorflow %s = %.6g, relative difference %.3g above the tolerance %.3g; %s "
+            "(sha256 %s and %s)",
             torch_fidelity_fid["method"], torch_fidelity_fid["seed"], torch_fidelity_fid["checkpoint"],
             torch_fidelity_fid["sample_mode"], torch_fidelity_fid["metric"], torch_fidelity_fid["value"],
-            cleanfid_fid["metric"], cleanfid_fid["value"], relative, tolerance,
+            cleanfid_fid["metric"], cleanfid_fid["value"], relative, tolerance, advice,
             torch_fidelity_fid["protocol"].get("weights_sha256"), cleanfid_fid["protocol"].get("weights_sha256"),
         )
     checked = []

@@ -7,6 +7,7 @@ import tomllib
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -332,3 +333,119 @@ def test_other_errors_propagate(monkeypatch, tmp_path):
 
     with pytest.raises(RuntimeError, match="CUDA out of memory"):
         cli.main(["tables", "--metrics", str(metrics_csv), "--out-dir", str(tmp_path / "tables")])
+
+
+def write_image_config(folder: Path, protocols: list[str]) -> Path:
+    """Write a pipeline config whose clean and legacy protocols compute KID on 12 images, with stand-in weights."""
+    from nats.metrics.weights import write_random_cleanfid_weights
+
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 16, 16), dtype=np.uint8)
+    np.savez(folder / "generated.npz", images=pixels)
+    np.savez(folder / "reference.npz", images=pixels[::-1].copy())
+    kid_only = {"num_generated": 12, "reference": str(folder / "reference.npz"), "kid_subsets": 2,
+                "kid_subset_size": 6, "metrics": ["kid"]}
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["evaluation"] = {
+        **(config.get("evaluation") or {}),
+        "clean": kid_only,
+        "legacy": kid_only,
+        "images": {"protocols": protocols},
+        "inception_weights": {"clean_fid": str(write_random_cleanfid_weights(folder / "cleanfid.pt"))},
+    }
+    config_path = folder / "images.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    return config_path
+
+
+def test_evaluate_images_runs_every_config_protocol(tmp_path):
+    config_path = write_image_config(tmp_path, ["clean", "legacy"])
+    out = tmp_path / "metrics.jsonl"
+
+    status = cli.main([
+        "evaluate", "--images", str(tmp_path / "generated.npz"), "--config", str(config_path), "--out", str(out),
+        "--dataset", "cifar10", "--seed", "3", "--method", "mine", "--device", "cpu",
+    ])
+
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 0
+    assert [record["metric"] for record in records] == ["cleankid12", "legacykid12"]
+    assert {record["dataset"] for record in records} == {"cifar10"}
+    assert {record["seed"] for record in records} == {3}
+    assert {record["method"] for record in records} == {"mine"}
+    assert {record["kimg"] for record in records} == {None}
+    assert {record["protocol"]["weights_published"] for record in records} == {False}
+
+
+def test_evaluate_images_protocol_option_overrides_config(tmp_path):
+    config_path = write_image_config(tmp_path, ["clean", "legacy"])
+    out = tmp_path / "metrics.jsonl"
+
+    status = cli.main([
+        "evaluate", "--images", str(tmp_path / "generated.npz"), "--config", str(config_path), "--out", str(out),
+        "--protocol", "legacy", "--device", "cpu",
+    ])
+
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 0
+    assert [record["metric"] for record in records] == ["legacykid12"]
+    assert records[0]["dataset"] is None
+
+
+def test_evaluate_unknown_config_protocol_exits_2(tmp_path, capsys):
+    config_path = write_image_config(tmp_path, ["clean", "legasy"])
+
+    status = cli.main([
+        "evaluate", "--images", str(tmp_path / "generated.npz"), "--config", str(config_path),
+        "--out", str(tmp_path / "metrics.jsonl"),
+    ])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "evaluation.images.protocols[1] is 'legasy'" in error
+    assert "did you mean 'legacy'?" in error
+
+
+def test_evaluate_image_options_with_run_dir_exit_2(tmp_path, capsys):
+    status = cli.main([
+        "evaluate", "--run-dir", str(tmp_path), "--out", str(tmp_path / "metrics.jsonl"), "--seed", "2",
+        "--protocol", "clean",
+    ])
+
+    assert status == 2
+    assert "--protocol, --seed only apply to an image set" in capsys.readouterr().err
+
+
+def test_evaluate_images_cross_checks_fid(tmp_path, caplog):
+    # Random weights on both sides, so the two FIDs cannot agree: the check
+    # must flag both records and name the stand-ins in the warning. The
+    # 8-image FID needs the minimum lowered, which only a test may do.
+    import functools
+
+    from nats import evaluation
+    from nats.metrics.weights import write_random_torch_fidelity_weights
+
+    config_path = write_image_config(tmp_path, ["inception", "legacy"])
+    config = yaml.safe_load(config_path.read_text())
+    fid_only = {"num_generated": 8, "reference": str(tmp_path / "reference.npz"), "metrics": ["fid"], "batch_size": 8}
+    config["evaluation"]["inception"] = {**fid_only, "density_coverage": False}
+    config["evaluation"]["legacy"] = fid_only
+    config["evaluation"]["inception_weights"]["torch_fidelity"] = str(
+        write_random_torch_fidelity_weights(tmp_path / "inception.pth")
+    )
+    config_path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "metrics.jsonl"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluation, "evaluate_images", functools.partial(evaluation.evaluate_images, min_fid_samples=4))
+        status = cli.main([
+            "evaluate", "--images", str(tmp_path / "generated.npz"), "--config", str(config_path), "--out", str(out),
+            "--device", "cpu",
+        ])
+
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 0
+    assert [record["metric"] for record in records] == ["fid8_train", "legacyfid8_train"]
+    assert [record["fid_cross_check"] for record in records] == ["disagree", "disagree"]
+    assert records[0]["fid_cross_check_relative_difference"] > 0.01
+    assert "FID CROSS-CHECK FAILED" in caplog.text
+    assert "weights that are not the published file (torch-fidelity and clean-fid)" in caplog.text

@@ -406,4 +406,47 @@ def test_evaluate_images_scores_npz_under_clean_protocol(tmp_path):
     assert record["status"] == "ok"
     assert record["protocol"]["generated_images"] == "generated.npz"
     assert record["protocol"]["num_real"] == 10
+    assert record["protocol"]["reference_path"] == str(reference_path)
+    assert record["protocol"]["weights_published"] is False
     assert read_records(tmp_path / "out.jsonl") == json.loads(json.dumps(records))
+
+
+def test_evaluate_images_writes_null_for_unknown_values(tmp_path):
+    from nats.evaluation import evaluate_images
+    from nats.metrics.weights import write_random_cleanfid_weights
+
+    weights_path = write_random_cleanfid_weights(tmp_path / "cleanfid.pt")
+    images_path = write_reference(tmp_path / "generated.npz", count=12)
+    reference_path = write_reference(tmp_path / "reference.npz", count=10)
+    evaluation = {
+        "clean": {"num_generated": 12, "reference": str(reference_path), "kid_subsets": 2, "kid_subset_size": 5,
+                  "metrics": ["kid"]},
+        "images": {"protocols": ["clean"]},
+        "inception_weights": {"clean_fid": str(weights_path)},
+    }
+
+    (unknown,) = evaluate_images(images_path, tmp_path / "unknown.jsonl", None, evaluation)
+    (given,) = evaluate_images(
+        images_path, tmp_path / "given.jsonl", None, evaluation, dataset="digits", seed=4, sample_mode="refined"
+    )
+
+    written = read_records(tmp_path / "unknown.jsonl")[0]
+    for key in ("dataset", "seed", "kimg", "d_steps", "g_steps", "sample_mode"):
+        assert written[key] is None, key
+    assert written["method"] == "generated"
+    assert given["dataset"] == "digits"
+    assert given["seed"] == 4
+    assert given["sample_mode"] == "refined"
+    assert given["protocol_id"] != unknown["protocol_id"]
+
+
+def test_evaluate_images_rejects_float_pixels_naming_file(tmp_path):
+    from nats.evaluation import evaluate_images
+    from nats.metrics.adapter import ImageRangeError
+
+    images_path = tmp_path / "pixels.npz"
+    np.savez(images_path, images=np.full((4, 16, 16), 200.0, dtype=np.float32))
+    evaluation = {"images": {"protocols": ["clean"]}}
+
+    with pytest.raises(ImageRangeError, match=r"pixels\.npz.*\[0, 255\] pixel values, convert them with x / 127\.5 - 1"):
+        evaluate_images(images_path, tmp_path / "out.jsonl", None, evaluation, dataset="digits")

@@ -31,11 +31,12 @@ from nats.metrics.adapter import ADAPTER_POLICY, to_uint8_rgb
 from nats.metrics.feature_cache import cached_features, pixels_sha256
 from nats.metrics.inception import MIN_FID_SAMPLES, check_sample_counts
 from nats.metrics.records import MetricValue, count_label
-from nats.metrics.weights import CLEANFID_WEIGHTS, resolve_weights
+from nats.metrics.weights import CLEANFID_WEIGHTS, check_published_weights, resolve_weights
 
 logger = logging.getLogger(__name__)
 
 MODES = {"clean": "clean", "legacy": "legacy_tensorflow"}
+PROTOCOL_BY_MODE = {mode: name for name, mode in MODES.items()}
 CLEANFID_METRICS = ("fid", "kid")
 KID_RNG_SEED = 2020
 RESIZE_BY_MODE = {
@@ -152,6 +153,7 @@ def evaluate_cleanfid(
     *,
     mode: str,
     reference_name: str,
+    reference_path: str | None = None,
     device: str = "cpu",
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
@@ -170,6 +172,8 @@ def evaluate_cleanfid(
         weights_path: clean-fid's TorchScript Inception file.
         mode: ``clean`` or ``legacy_tensorflow``.
         reference_name: names the reference in the protocol.
+        reference_path: the reference's file or folder, recorded as given;
+            ``None`` for a bundled reference.
         device: ``cpu`` or ``cuda``.
         cache_dir: where real features are cached; ``None`` disables the cache.
         min_fid_samples: minimum number of images per side for FID. Only tests lower it.
@@ -187,13 +191,16 @@ def evaluate_cleanfid(
     """
     if not metrics or not set(metrics) <= set(CLEANFID_METRICS):
         raise ValueError(f"metrics must be a non-empty subset of {CLEANFID_METRICS}, got {metrics!r}")
-    check_sample_counts(len(images), len(reference_images), settings, min_fid_samples, metrics)
+    protocol_name = PROTOCOL_BY_MODE.get(mode, mode)
+    check_sample_counts(len(images), len(reference_images), settings, min_fid_samples, metrics, protocol_name)
     weights_path, weights_sha256 = resolve_weights(CLEANFID_WEIGHTS, weights_path)
+    weights_published, weights_check = check_published_weights(CLEANFID_WEIGHTS, weights_path, weights_sha256)
     num_generated = settings["num_generated"]
     batch_size = settings["batch_size"]
 
     generated_pixels = to_uint8_rgb(images[:num_generated])
     real_pixels = to_uint8_rgb(reference_images)
+    reference_sha256 = pixels_sha256(real_pixels)
     model = load_cleanfid_model(weights_path, mode, device)
     real_description = {
         "library": "clean-fid",
@@ -202,7 +209,7 @@ def evaluate_cleanfid(
         "weights_sha256": weights_sha256,
         "adapter": ADAPTER_POLICY,
         "reference": reference_name,
-        "reference_pixels_sha256": pixels_sha256(real_pixels),
+        "reference_pixels_sha256": reference_sha256,
     }
     logger.info(
         "clean-fid %s protocol: %d generated vs %d real images (%s), weights sha256 %s",
@@ -225,15 +232,19 @@ def evaluate_cleanfid(
         values.append(MetricValue(names["kid"], seeded_kernel_distance(generated_features, real_features["pool"], settings), higher_is_better=False))
 
     protocol = {
-        "name": "clean" if mode == "clean" else "legacy",
+        "name": protocol_name,
         "library": "clean-fid",
         "metrics": list(metrics),
         "mode": mode,
         "feature_extractor": "clean-fid InceptionV3W (TorchScript inception-2015-12-05)",
         "weights_sha256": weights_sha256,
+        "weights_published": weights_published,
+        "weights_check": weights_check,
         "num_generated": num_generated,
         "num_real": len(real_pixels),
         "reference": reference_name,
+        "reference_path": reference_path,
+        "reference_pixels_sha256": reference_sha256,
         "reference_split": settings["reference_split"],
         "kid_subsets": settings["kid_subsets"],
         "kid_subset_size": settings["kid_subset_size"],

@@ -27,7 +27,7 @@ from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from
 from nats.metrics.adapter import ADAPTER_POLICY, UInt8ImageDataset, to_uint8_rgb
 from nats.metrics.feature_cache import cached_features, pixels_sha256
 from nats.metrics.records import MetricValue, SampleCountError, count_label
-from nats.metrics.weights import TORCH_FIDELITY_WEIGHTS, is_published_weights, resolve_weights
+from nats.metrics.weights import TORCH_FIDELITY_WEIGHTS, check_published_weights, resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ def check_sample_counts(
     settings: dict,
     min_fid_samples: int = MIN_FID_SAMPLES,
     metrics: tuple[str, ...] = ("fid", "is", "kid", "prc"),
+    protocol_name: str = "inception",
 ) -> None:
     """Reject too few images for a metric, before anything is computed.
 
@@ -90,34 +91,56 @@ def check_sample_counts(
             and ``prc_neighborhood``.
         min_fid_samples: minimum number of images per side for FID.
         metrics: which metrics the protocol computes.
+        protocol_name: names the config block (``evaluation.<protocol_name>``)
+            in the messages.
 
     Raises:
-        SampleCountError: naming the count, the metric and the minimum.
+        SampleCountError: naming the count, the metric, the minimum and the
+            settings that fix it.
     """
+    block = f"evaluation.{protocol_name}"
     num_generated = settings["num_generated"]
     if num_images < num_generated:
         raise SampleCountError(
-            f"got {num_images} generated images but the protocol needs num_generated = {num_generated}; "
-            "draw more samples or lower num_generated (the metric names then show the smaller count)"
+            f"got {num_images} generated images but {block}.num_generated is {num_generated}; "
+            f"draw more samples or lower {block}.num_generated (the metric names then show the smaller count)"
         )
 
+    # (entry of the metrics list, description, generated minimum, real
+    # minimum, setting that lowers the minimums)
     minimums = []
     if "fid" in metrics:
-        minimums.append(("FID", min_fid_samples, min_fid_samples))
+        minimums.append(("fid", "FID", min_fid_samples, min_fid_samples, None))
     if "is" in metrics:
-        minimums.append((f"IS with {settings['is_splits']} splits", settings["is_splits"], 0))
+        splits = settings["is_splits"]
+        minimums.append(("is", f"IS with {splits} splits", splits, 0, "is_splits"))
     if "kid" in metrics:
-        minimums.append((f"KID with subsets of {settings['kid_subset_size']}",) + (settings["kid_subset_size"],) * 2)
+        kid_size = settings["kid_subset_size"]
+        minimums.append(("kid", f"KID with subsets of {kid_size}", kid_size, kid_size, "kid_subset_size"))
     if "prc" in metrics:
-        minimums.append((f"precision/recall with k = {settings['prc_neighborhood']}",) + (settings["prc_neighborhood"] + 1,) * 2)
+        k = settings["prc_neighborhood"]
+        minimums.append(("prc", f"precision/recall with k = {k}", k + 1, k + 1, "prc_neighborhood"))
 
-    for metric, generated_minimum, real_minimum in minimums:
+    for entry, metric, generated_minimum, real_minimum, setting in minimums:
+        other_fixes = ([f"lower {block}.{setting}"] if setting else []) + [f"drop {entry!r} from {block}.metrics"]
         if num_generated < generated_minimum:
+            fixes = [
+                f"raise {block}.num_generated to at least {generated_minimum} (and supply that many images)",
+                *other_fixes,
+            ]
             raise SampleCountError(
-                f"{metric} needs at least {generated_minimum} generated images, but num_generated is {num_generated}"
+                f"{metric} needs at least {generated_minimum} generated images, but num_generated is {num_generated}; "
+                f"{', '.join(fixes[:-1])} or {fixes[-1]}"
             )
         if num_real < real_minimum:
-            raise SampleCountError(f"{metric} needs at least {real_minimum} real images, but the reference has {num_real}")
+            fixes = [
+                f"set {block}.reference to a .npz file or image folder with at least {real_minimum} images",
+                *other_fixes,
+            ]
+            raise SampleCountError(
+                f"{metric} needs at least {real_minimum} real images, but the reference has {num_real}; "
+                f"{', '.join(fixes[:-1])} or {fixes[-1]}"
+            )
 
 
 def extract_inception_features(
@@ -200,6 +223,7 @@ def evaluate_inception(
     weights_path: str | Path | None,
     *,
     reference_name: str,
+    reference_path: str | None = None,
     device: str = "cpu",
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
@@ -220,6 +244,8 @@ def evaluate_inception(
         weights_path: torch-fidelity's Inception weights file; ``None`` looks
             in the torch.hub cache.
         reference_name: names the reference in the protocol.
+        reference_path: the reference's file or folder, recorded as given;
+            ``None`` for a bundled reference.
         device: ``cpu`` or ``cuda``.
         cache_dir: where real features are cached; ``None`` disables the cache.
         min_fid_samples: minimum number of images per side for FID. Only tests lower it.
@@ -238,13 +264,15 @@ def evaluate_inception(
     unknown = sorted(set(metrics) - set(INCEPTION_METRICS))
     if unknown or not metrics:
         raise ValueError(f"metrics must be a non-empty subset of {INCEPTION_METRICS}, got {metrics!r}")
-    check_sample_counts(len(images), len(reference_images), settings, min_fid_samples, metrics)
+    check_sample_counts(len(images), len(reference_images), settings, min_fid_samples, metrics, "inception")
     weights_path, weights_sha256 = resolve_weights(TORCH_FIDELITY_WEIGHTS, weights_path)
+    weights_published, weights_check = check_published_weights(TORCH_FIDELITY_WEIGHTS, weights_path, weights_sha256)
     num_generated = settings["num_generated"]
     batch_size = settings["batch_size"]
 
     generated_pixels = to_uint8_rgb(images[:num_generated])
     real_pixels = to_uint8_rgb(reference_images)
+    reference_sha256 = pixels_sha256(real_pixels)
     real_description = {
         "library": "torch-fidelity",
         "torch_fidelity": torch_fidelity.__version__,
@@ -253,7 +281,7 @@ def evaluate_inception(
         "features": [POOL_FEATURES, LOGITS],
         "adapter": ADAPTER_POLICY,
         "reference": reference_name,
-        "reference_pixels_sha256": pixels_sha256(real_pixels),
+        "reference_pixels_sha256": reference_sha256,
     }
     logger.info(
         "inception protocol: %d generated vs %d real images (%s), weights sha256 %s",
@@ -304,10 +332,13 @@ def evaluate_inception(
         "metrics": list(metrics),
         "feature_extractor": FEATURE_EXTRACTOR,
         "weights_sha256": weights_sha256,
-        "weights_published": is_published_weights(TORCH_FIDELITY_WEIGHTS, weights_sha256),
+        "weights_published": weights_published,
+        "weights_check": weights_check,
         "num_generated": num_generated,
         "num_real": len(real_pixels),
         "reference": reference_name,
+        "reference_path": reference_path,
+        "reference_pixels_sha256": reference_sha256,
         "reference_split": settings["reference_split"],
         "is_splits": settings["is_splits"],
         "kid_subsets": settings["kid_subsets"],

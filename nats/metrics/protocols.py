@@ -9,11 +9,13 @@ Three protocols score image runs on top of the domain protocol (digits):
 
 They are opt-in: ``evaluation.images.protocols`` lists the ones a config
 runs, and the default list is empty, so the default config needs no
-Inception weights. ``resolve_image_protocols`` merges the defaults of
-``nats.defaults.EVALUATION_DEFAULTS`` with the config and checks them.
+Inception weights. ``resolve_image_protocols`` (runs of the grid) and
+``resolve_image_set_protocols`` (image sets from disk) merge the defaults of
+``nats.defaults.EVALUATION_DEFAULTS`` with the config and check them.
 """
 
 import copy
+import difflib
 
 from nats.defaults import EVALUATION_DEFAULTS
 
@@ -61,6 +63,65 @@ def _check_protocol_settings(name: str, settings: dict) -> None:
         )
 
 
+def check_selected_protocols(selected, where: str = "evaluation.images.protocols") -> None:
+    """Check a list of image protocol names, singling out the first bad entry.
+
+    Args:
+        selected: the list to check.
+        where: names the list in messages.
+
+    Raises:
+        ProtocolSettingsError: for a value that is not a list, an unknown name
+            (with the closest known name, if any) or a name listed twice.
+    """
+    if not isinstance(selected, list):
+        raise ProtocolSettingsError(
+            f"{where} must be a list of protocol names ({', '.join(IMAGE_PROTOCOLS)}), got {selected!r}"
+        )
+    for index, name in enumerate(selected):
+        if name not in IMAGE_PROTOCOLS:
+            close_matches = difflib.get_close_matches(str(name), IMAGE_PROTOCOLS, n=1)
+            suggestion = f"; did you mean {close_matches[0]!r}?" if close_matches else ""
+            raise ProtocolSettingsError(
+                f"{where}[{index}] is {name!r}, which is not an image protocol; "
+                f"expected one of {', '.join(IMAGE_PROTOCOLS)}{suggestion}"
+            )
+    repeated = sorted({name for name in selected if selected.count(name) > 1})
+    if repeated:
+        raise ProtocolSettingsError(f"{where} lists {', '.join(map(repr, repeated))} more than once; list each protocol once")
+
+
+def _resolve_blocks(evaluation_config: dict) -> tuple[dict, dict, dict]:
+    """Merge and check the images, inception_weights and per-protocol blocks."""
+    images = _merged_block(evaluation_config, "images")
+    weights = _merged_block(evaluation_config, "inception_weights")
+    check_selected_protocols(images["protocols"])
+    if images["checkpoints"] not in CHECKPOINT_CHOICES:
+        raise ProtocolSettingsError(
+            f"evaluation.images.checkpoints must be one of {', '.join(CHECKPOINT_CHOICES)}, got {images['checkpoints']!r}"
+        )
+    tolerance = images["cross_check_tolerance"]
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance <= 0:
+        raise ProtocolSettingsError(f"evaluation.images.cross_check_tolerance must be a positive number, got {tolerance!r}")
+
+    protocols = {}
+    for name in IMAGE_PROTOCOLS:
+        settings = _merged_block(evaluation_config, name)
+        _check_protocol_settings(name, settings)
+        protocols[name] = settings
+    return images, weights, protocols
+
+
+def _resolved(images: dict, weights: dict, protocols: dict, selected: list[str]) -> dict:
+    return {
+        "protocols": {name: protocols[name] for name in selected},
+        "checkpoints": images["checkpoints"],
+        "cross_check_tolerance": float(images["cross_check_tolerance"]),
+        "cache_dir": images["cache_dir"],
+        "inception_weights": weights,
+    }
+
+
 def resolve_image_protocols(evaluation_config: dict, dataset: str) -> dict | None:
     """Resolve the image protocols a run of ``dataset`` is scored with.
 
@@ -82,37 +143,62 @@ def resolve_image_protocols(evaluation_config: dict, dataset: str) -> dict | Non
     Raises:
         ProtocolSettingsError: for unknown names or keys and values out of range.
     """
-    images = _merged_block(evaluation_config, "images")
-    weights = _merged_block(evaluation_config, "inception_weights")
+    images, weights, protocols = _resolve_blocks(evaluation_config)
     selected = images["protocols"]
-    if not isinstance(selected, list) or not all(name in IMAGE_PROTOCOLS for name in selected):
-        raise ProtocolSettingsError(
-            f"evaluation.images.protocols must be a list of {', '.join(IMAGE_PROTOCOLS)}, got {selected!r}"
-        )
-    if images["checkpoints"] not in CHECKPOINT_CHOICES:
-        raise ProtocolSettingsError(
-            f"evaluation.images.checkpoints must be one of {', '.join(CHECKPOINT_CHOICES)}, got {images['checkpoints']!r}"
-        )
-    tolerance = images["cross_check_tolerance"]
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance <= 0:
-        raise ProtocolSettingsError(f"evaluation.images.cross_check_tolerance must be a positive number, got {tolerance!r}")
-
-    protocols = {}
-    for name in IMAGE_PROTOCOLS:
-        settings = _merged_block(evaluation_config, name)
-        _check_protocol_settings(name, settings)
-        protocols[name] = settings
-
     if not selected or dataset not in IMAGE_DATASETS:
         return None
     for name in selected:
         if protocols[name]["reference"] is None:
             protocols[name]["reference"] = dataset
             protocols[name]["reference_split"] = "all"
-    return {
-        "protocols": {name: protocols[name] for name in selected},
-        "checkpoints": images["checkpoints"],
-        "cross_check_tolerance": float(tolerance),
-        "cache_dir": images["cache_dir"],
-        "inception_weights": weights,
-    }
+    return _resolved(images, weights, protocols, selected)
+
+
+def resolve_image_set_protocols(
+    evaluation_config: dict, dataset: str | None, protocol_names: list[str] | None = None
+) -> dict:
+    """Resolve the image protocols that score an image set from disk.
+
+    Unlike a run of the grid, an image set may imitate any dataset: a
+    protocol whose ``reference`` is not set uses the bundled digits when
+    ``dataset`` is ``digits`` and is rejected otherwise.
+
+    Args:
+        evaluation_config: the ``evaluation`` block of a pipeline config.
+        dataset: the dataset the images imitate, or ``None`` if not known.
+        protocol_names: the protocols to run; ``None`` runs those listed in
+            ``evaluation.images.protocols``.
+
+    Returns:
+        The structure ``resolve_image_protocols`` returns, for the selected
+        protocols in the order given.
+
+    Raises:
+        ProtocolSettingsError: for unknown names or keys, values out of range,
+            no selected protocol, or a protocol without a reference.
+    """
+    images, weights, protocols = _resolve_blocks(evaluation_config)
+    if protocol_names is None:
+        selected = images["protocols"]
+    else:
+        selected = list(protocol_names)
+        check_selected_protocols(selected, where="the requested protocols")
+    if not selected:
+        raise ProtocolSettingsError(
+            "no image protocol selected: evaluation.images.protocols of the config is empty; list protocols there "
+            f"({', '.join(IMAGE_PROTOCOLS)}) or name one with nats-bench evaluate --protocol"
+        )
+
+    for name in selected:
+        if protocols[name]["reference"] is not None:
+            continue
+        if dataset in IMAGE_DATASETS:
+            protocols[name]["reference"] = dataset
+            protocols[name]["reference_split"] = "all"
+            continue
+        missing = "no dataset is given" if dataset is None else f"dataset {dataset!r} has no bundled reference"
+        raise ProtocolSettingsError(
+            f"evaluation.{name}.reference is not set and {missing}; set evaluation.{name}.reference to a .npz file "
+            f"or image folder of real images, or pass --dataset {' or '.join(IMAGE_DATASETS)} to use the bundled images"
+        )
+    return _resolved(images, weights, protocols, selected)

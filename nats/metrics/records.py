@@ -15,8 +15,11 @@ from nats.atomic_files import atomic_write_text
 
 # Keys of a protocol that differ from run to run by design and therefore do
 # not enter protocol_id: the generation seed is the training seed plus a fixed
-# offset, and runs of different seeds must still share one protocol.
-RUN_SPECIFIC_PROTOCOL_KEYS = ("generation_seed",)
+# offset, and runs of different seeds must still share one protocol. The file
+# name of a scored image set differs per set, and the path of a reference
+# differs per machine. The reference's content enters the id through
+# reference_pixels_sha256.
+RUN_SPECIFIC_PROTOCOL_KEYS = ("generation_seed", "generated_images", "reference_path")
 
 PROTOCOL_ID_LENGTH = 12
 
@@ -70,17 +73,20 @@ def make_records(
     values: list[MetricValue],
     *,
     config_name: str,
-    dataset: str,
+    dataset: str | None,
     method: str,
-    seed: int,
+    seed: int | None,
     checkpoint: str,
-    kimg: float,
-    d_steps: int,
-    g_steps: int,
-    sample_mode: str,
+    kimg: float | None,
+    d_steps: int | None,
+    g_steps: int | None,
+    sample_mode: str | None,
     protocol: dict,
 ) -> list[dict]:
     """Tie measured values to their run, checkpoint and protocol.
+
+    ``None`` stands for a value that is not known, such as the training seed
+    of an image set scored from disk, and is written as JSON ``null``.
 
     Args:
         values: the values of one protocol on one set of samples.
@@ -108,9 +114,9 @@ def make_records(
             "method": method,
             "seed": seed,
             "checkpoint": checkpoint,
-            "kimg": float(kimg),
-            "d_steps": int(d_steps),
-            "g_steps": int(g_steps),
+            "kimg": None if kimg is None else float(kimg),
+            "d_steps": None if d_steps is None else int(d_steps),
+            "g_steps": None if g_steps is None else int(g_steps),
             "sample_mode": sample_mode,
             "metric": value.metric,
             "value": float(value.value),

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
+# Reference names that load_reference resolves to images shipped with the
+# package instead of a path.
+BUNDLED_REFERENCES = ("digits",)
+
 
 def _to_nchw(array: np.ndarray, source: str) -> np.ndarray:
     if array.ndim == 3:
@@ -128,7 +132,7 @@ def load_reference(reference: str, resolution: int | None = None) -> tuple[torch
         Float images in [-1, 1] and the reference's name for the protocol
         (``digits-all-16px`` or the file name).
     """
-    if reference == "digits":
+    if reference in BUNDLED_REFERENCES:
         from nats.data import load_digits
 
         if resolution is None:

@@ -13,13 +13,17 @@ Nothing here downloads. A missing file raises ``InceptionWeightsError``
 naming the file, its expected sha256, the URL and where to put it. The
 ``write_random_*`` functions write files of random values in the same
 formats, for tests and benchmarks on machines without the real weights.
-Numbers measured with them mean nothing.
+Numbers measured with them mean nothing, and every protocol records whether
+its weights are the published file (``check_published_weights``): by the
+published sha256 prefix for torch-fidelity and by a marker inside the
+clean-fid stand-in, because clean-fid publishes no hash.
 """
 
 import hashlib
 import io
 import logging
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +34,11 @@ import torch.nn.functional as F
 from nats.atomic_files import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
+
+
+# Name of the extra file that marks a TorchScript archive written by
+# write_random_cleanfid_weights as a random stand-in.
+RANDOM_STAND_IN_MARKER = "nats_bench_random_stand_in"
 
 
 class InceptionWeightsError(ValueError):
@@ -114,9 +123,10 @@ def resolve_weights(weights: WeightsFile, path: str | Path | None) -> tuple[Path
             under ``/tmp`` would trigger a download.
 
     Returns:
-        The path and the file's sha256. A sha256 that does not start with the
-        published prefix is logged as a warning (the file is not the
-        published one, e.g. random test weights) but accepted.
+        The path and the file's sha256. A file that is not the published one
+        (``check_published_weights`` returns ``False``: a random stand-in, or
+        a sha256 without the published prefix) is logged as a warning but
+        accepted.
 
     Raises:
         InceptionWeightsError: if the file does not exist.
@@ -130,20 +140,52 @@ def resolve_weights(weights: WeightsFile, path: str | Path | None) -> tuple[Path
         raise InceptionWeightsError(missing_weights_message(weights, given))
 
     sha256 = file_sha256(Path(path))
-    if weights.sha256_prefix is not None and not sha256.startswith(weights.sha256_prefix):
+    published, reason = check_published_weights(weights, Path(path), sha256)
+    if published is False:
         logger.warning(
-            "%s weights %s have sha256 %s, not the published file (sha256 %s...); "
+            "%s weights %s (sha256 %s) are not the published file: %s; "
             "numbers measured with them are not comparable with published ones",
-            weights.library, path, sha256, weights.sha256_prefix,
+            weights.library, path, sha256, reason,
         )
     return Path(path), sha256
 
 
-def is_published_weights(weights: WeightsFile, sha256: str) -> bool | None:
-    """Tell whether ``sha256`` matches the published file; ``None`` where no hash is published."""
+def is_random_stand_in(path: Path) -> bool:
+    """Tell whether a weights file is a random stand-in written by this module.
+
+    Only the clean-fid stand-in carries the marker; the torch-fidelity one is
+    recognised by its sha256 instead (see ``check_published_weights``).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(name.endswith(f"/extra/{RANDOM_STAND_IN_MARKER}") for name in names)
+
+
+def check_published_weights(weights: WeightsFile, path: Path, sha256: str) -> tuple[bool | None, str]:
+    """Tell whether a weights file is the published one, and on what grounds.
+
+    Args:
+        weights: which published file is meant.
+        path: the file, checked for the random stand-in marker.
+        sha256: the file's sha256.
+
+    Returns:
+        ``True`` or ``False``, or ``None`` where nothing published decides it
+        (clean-fid's file has no published hash), and the reason in words,
+        which every protocol records as ``weights_check``.
+    """
+    if is_random_stand_in(path):
+        return False, "random stand-in written by nats.metrics.weights"
     if weights.sha256_prefix is None:
-        return None
-    return sha256.startswith(weights.sha256_prefix)
+        return None, f"{weights.library} publishes no sha256 for {weights.file_name}, so the file is not checked"
+    # Only the leading hex digits are published (in the torch.hub file name),
+    # so a different file passes by chance with probability 16 ** -8.
+    if sha256.startswith(weights.sha256_prefix):
+        return True, f"sha256 starts with {weights.sha256_prefix}, the published prefix in the file name"
+    return False, f"sha256 does not start with {weights.sha256_prefix}, the published prefix in the file name"
 
 
 def _atomic_save(obj, path: Path, save) -> None:
@@ -225,7 +267,9 @@ def write_random_cleanfid_weights(path: Path, seed: int = 0) -> Path:
 
     NOTE: the real file's network is Inception-v3; this stand-in has the same
     calls (``base(x, return_features=True)``, ``base.layers(x)``), input range
-    and 2048 outputs but a two-layer network, so that tests run fast.
+    and 2048 outputs but a two-layer network, so that tests run fast. The
+    archive contains the extra file ``RANDOM_STAND_IN_MARKER``, so that
+    ``check_published_weights`` reports it as not published.
 
     Args:
         path: file to write.
@@ -237,5 +281,6 @@ def write_random_cleanfid_weights(path: Path, seed: int = 0) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module = torch.jit.script(_RandomCleanFidInception().eval())
-    _atomic_save(module, path, torch.jit.save)
+    marker = {RANDOM_STAND_IN_MARKER: b"random values, not the published Inception weights"}
+    _atomic_save(module, path, lambda obj, handle: torch.jit.save(obj, handle, _extra_files=marker))
     return Path(path)

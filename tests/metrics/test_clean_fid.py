@@ -12,7 +12,7 @@ import torch
 
 from nats.data import load_digits
 from nats.metrics.clean_fid import evaluate_cleanfid, extract_cleanfid_features, load_cleanfid_model
-from nats.metrics.records import SampleCountError
+from nats.metrics.records import SampleCountError, protocol_id
 from nats.metrics.weights import CLEANFID_WEIGHTS, InceptionWeightsError, file_sha256, write_random_cleanfid_weights
 
 NUM_IMAGES = 16
@@ -47,6 +47,8 @@ def test_legacy_fid_names_and_stamp(digit_images, weights_path):
     assert scores[f"legacyfid{NUM_IMAGES}_train"] > 0
     assert protocol["name"] == "legacy"
     assert protocol["weights_sha256"] == file_sha256(weights_path)
+    assert protocol["weights_published"] is False
+    assert "random stand-in" in protocol["weights_check"]
     assert protocol["num_generated"] == NUM_IMAGES
     assert protocol["num_real"] == NUM_IMAGES
     assert protocol["kid_subsets"] == 4
@@ -110,7 +112,40 @@ def test_missing_weights_error_names_file_and_location(digit_images, tmp_path):
 
 
 def test_too_few_images_rejected_before_weights(digit_images, tmp_path):
-    with pytest.raises(SampleCountError, match="FID needs at least 2048 generated images, but num_generated is 16"):
+    with pytest.raises(SampleCountError) as error:
         evaluate_cleanfid(
             digit_images, digit_images, SETTINGS, tmp_path / "missing.pt", mode="clean", reference_name="x"
         )
+
+    message = str(error.value)
+    assert "FID needs at least 2048 generated images, but num_generated is 16" in message
+    assert "raise evaluation.clean.num_generated to at least 2048" in message
+    assert "drop 'fid' from evaluation.clean.metrics" in message
+
+
+def test_too_few_real_images_names_reference_fix(digit_images, tmp_path):
+    settings = {**SETTINGS, "kid_subset_size": 12}
+
+    with pytest.raises(SampleCountError) as error:
+        evaluate_cleanfid(
+            digit_images, digit_images[:10], settings, tmp_path / "missing.pt", mode="legacy_tensorflow",
+            reference_name="x", metrics=("kid",),
+        )
+
+    message = str(error.value)
+    assert "KID with subsets of 12 needs at least 12 real images, but the reference has 10" in message
+    assert "set evaluation.legacy.reference to a .npz file or image folder with at least 12 images" in message
+    assert "lower evaluation.legacy.kid_subset_size" in message
+
+
+def test_same_named_references_differ_in_stamp_and_cache(digit_images, weights_path, tmp_path):
+    other_reference = load_digits(16).samples[200 : 200 + NUM_IMAGES]
+
+    _, first = evaluate(digit_images, digit_images, weights_path, "clean", cache_dir=tmp_path)
+    _, second = evaluate(digit_images, other_reference, weights_path, "clean", cache_dir=tmp_path)
+
+    assert first["reference"] == second["reference"]
+    assert first["reference_pixels_sha256"] != second["reference_pixels_sha256"]
+    assert first["real_features_cache_key"] != second["real_features_cache_key"]
+    assert protocol_id(first) != protocol_id(second)
+    assert len(list(tmp_path.glob("*.pt"))) == 2

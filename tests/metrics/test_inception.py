@@ -17,10 +17,14 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 from nats.data import load_digits
 from nats.metrics.adapter import ImageRangeError, to_uint8_rgb
 from nats.metrics.inception import (
+    LOGITS,
     MIN_FID_SAMPLES,
+    RNG_SEED,
     evaluate_inception,
     inception_metric_names,
+    metrics_from_features,
 )
+from nats.metrics.feature_cache import pixels_sha256
 from nats.metrics.records import SampleCountError
 from nats.metrics.references import pixels_to_float
 from nats.metrics.weights import (
@@ -120,8 +124,11 @@ def test_fid_same_at_batch_sizes_1_and_16(digit_images, weights_path, cache_dir)
 
 
 def test_is_same_for_sorted_and_shuffled_images(digit_images, weights_path, cache_dir):
-    # With one split IS is a mean over all images, so order cannot matter;
-    # with several, torch-fidelity's fixed shuffle makes the splits depend on it.
+    # NOTE: one split only. torch-fidelity 0.4.0 puts the image at input
+    # position i into a split by RandomState(2020).permutation(N)[i], so a
+    # reordered input fills the 10 splits with other images and their mean
+    # IS moves by sampling noise. The 10-split assignment is pinned by
+    # test_is_with_10_splits_known_answer instead.
     labels = load_digits(16).info["labels"][:NUM_IMAGES]
     sorted_images = digit_images[torch.argsort(torch.as_tensor(labels), stable=True)]
     shuffled_images = digit_images[torch.randperm(NUM_IMAGES, generator=torch.Generator().manual_seed(1))]
@@ -131,6 +138,26 @@ def test_is_same_for_sorted_and_shuffled_images(digit_images, weights_path, cach
 
     name = f"is{NUM_IMAGES}_s1"
     assert sorted_scores[name] == pytest.approx(shuffled_scores[name], rel=1e-9)
+
+
+def test_is_with_10_splits_known_answer():
+    # Logits one-hot enough that p(y|x) is 1 for one of 10 classes, placed so
+    # that each split of torch-fidelity's seeded shuffle (numpy
+    # RandomState(RNG_SEED).permutation) contains every class equally often:
+    # each split's IS is then exp(log 10) = 10. Any other split assignment
+    # leaves some split unbalanced, with IS below 10.
+    num_images, num_classes, splits = 1000, 10, 10
+    shuffled_position = np.random.RandomState(RNG_SEED).permutation(num_images)
+    classes = np.empty(num_images, dtype=np.int64)
+    classes[shuffled_position] = np.arange(num_images) % num_classes
+    logits = torch.zeros(num_images, 1008)
+    logits[torch.arange(num_images), torch.from_numpy(classes)] = 60.0
+    settings = {**SETTINGS, "is_splits": splits}
+
+    scores = metrics_from_features({LOGITS: logits}, {}, settings, ("is",))
+
+    assert scores[torch_fidelity.KEY_METRIC_ISC_MEAN] == pytest.approx(10.0, rel=1e-9)
+    assert scores[torch_fidelity.KEY_METRIC_ISC_STD] < 1e-9
 
 
 def test_tight_cluster_has_high_precision_low_recall(digit_images, weights_path, cache_dir):
@@ -151,9 +178,11 @@ def test_protocol_stamp_names_weights_counts_and_reference(self_evaluation, weig
     assert protocol["feature_extractor"] == "inception-v3-compat"
     assert protocol["weights_sha256"] == file_sha256(weights_path)
     assert protocol["weights_published"] is False
+    assert "does not start with 6726825d" in protocol["weights_check"]
     assert protocol["num_generated"] == NUM_IMAGES
     assert protocol["num_real"] == NUM_IMAGES
     assert protocol["reference"] == "digits-test"
+    assert protocol["reference_pixels_sha256"] == pixels_sha256(to_uint8_rgb(load_digits(16).samples[:NUM_IMAGES]))
     assert protocol["is_splits"] == 1
     assert protocol["kid_subsets"] == 5
     assert protocol["kid_subset_size"] == 6
@@ -189,8 +218,11 @@ def test_too_few_images_rejected_before_weights_are_read(digit_images, tmp_path)
             torch.zeros(2000, 1, 16, 16), digit_images, settings, tmp_path / "missing.pth", reference_name="x"
         )
 
-    assert "2000" in str(error.value)
-    assert str(MIN_FID_SAMPLES) in str(error.value)
+    message = str(error.value)
+    assert "2000" in message
+    assert str(MIN_FID_SAMPLES) in message
+    assert f"raise evaluation.inception.num_generated to at least {MIN_FID_SAMPLES}" in message
+    assert "drop 'fid' from evaluation.inception.metrics" in message
 
 
 def test_too_few_real_images_named_with_minimum(digit_images, tmp_path):
