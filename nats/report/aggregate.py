@@ -28,17 +28,20 @@ logger = logging.getLogger(__name__)
 
 METRICS_FILENAME = "metrics.jsonl"
 
-# Keys of one metrics.jsonl record and the Python types each may have.
+# Keys of one metrics.jsonl record and the Python types each may have. An
+# image set scored from disk (nats-bench evaluate --images) may leave its
+# dataset, seed and sample mode unknown and has no training counters, so
+# those keys may be null.
 RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "config_name": (str,),
-    "dataset": (str,),
+    "dataset": (str, type(None)),
     "method": (str,),
-    "seed": (int,),
+    "seed": (int, type(None)),
     "checkpoint": (str,),
-    "kimg": (int, float),
-    "d_steps": (int,),
-    "g_steps": (int,),
-    "sample_mode": (str,),
+    "kimg": (int, float, type(None)),
+    "d_steps": (int, type(None)),
+    "g_steps": (int, type(None)),
+    "sample_mode": (str, type(None)),
     "metric": (str,),
     "value": (int, float),
     "higher_is_better": (bool,),
@@ -194,7 +197,7 @@ def flatten_record(record: dict) -> dict:
     row["status"] = record.get("status", "ok")
     if row["status"] not in STATUS_VALUES:
         raise MetricsFileError(f"record status must be one of {', '.join(STATUS_VALUES)}, got {row['status']!r}")
-    row["kimg"] = float(record["kimg"])
+    row["kimg"] = math.nan if record["kimg"] is None else float(record["kimg"])
     row["value"] = float(record["value"])
     row["std"] = math.nan if record["std"] is None else float(record["std"])
     row.update(flatten_protocol(record["protocol"]))
@@ -230,6 +233,7 @@ def flatten_protocol(protocol: dict, prefix: str = PROTOCOL_PREFIX) -> dict:
 def build_table(rows: list[dict]) -> pd.DataFrame:
     """Assemble flat rows into the sorted tidy table, dropping repeated row keys."""
     table = pd.DataFrame(rows)
+    table["seed"] = table["seed"].astype("Int64")
 
     repeated = table.duplicated(subset=ROW_KEY, keep="last")
     if repeated.any():
@@ -253,10 +257,11 @@ def read_metrics_csv(metrics_csv: Path) -> pd.DataFrame:
         metrics_csv: the ``metrics.csv`` file.
 
     Returns:
-        The table, with ``seed`` as int, ``kimg``, ``value`` and ``std`` as
-        float, ``higher_is_better`` as bool, and the identifying and
-        ``protocol_*`` columns as text. Only empty cells are read as missing,
-        so a protocol string such as ``"null"`` or ``"NA"`` stays text.
+        The table, with ``seed`` as nullable int (``Int64``), ``kimg``,
+        ``value`` and ``std`` as float, ``higher_is_better`` as bool, and
+        the identifying and ``protocol_*`` columns as text. Only empty cells
+        are read as missing (a null in the record), so a protocol string such
+        as ``"null"`` or ``"NA"`` stays text.
 
     Raises:
         MetricsFileError: if the file is missing, empty or lacks a core column.
@@ -282,7 +287,7 @@ def read_metrics_csv(metrics_csv: Path) -> pd.DataFrame:
     if table.empty:
         raise MetricsFileError(f"metrics table {metrics_csv} has no rows")
 
-    table = table.astype({"seed": int, "kimg": float, "value": float, "std": float, "higher_is_better": bool})
+    table = table.astype({"seed": "Int64", "kimg": float, "value": float, "std": float, "higher_is_better": bool})
     return table
 
 

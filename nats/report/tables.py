@@ -13,6 +13,8 @@ Runs that diverged (records with status ``diverged``) stay out of the mean
 and are counted in the cell ("12.3 ± 0.4 (1 diverged)", or "diverged" when
 every run did). A dagger marks a NATS variant whose mean differs from its
 host's (and annealed CFG from CFG) by Welch's two-sided t-test at p < 0.05.
+A double dagger marks a value measured with Inception weights that are not
+the published file (the protocol's ``weights_published`` is false).
 Published values from ``published.yaml`` appear as extra rows, only in
 columns whose protocol they match.
 """
@@ -46,6 +48,10 @@ SIGNIFICANCE_LEVEL = 0.05
 CONFIDENCE_LEVEL = 0.95
 SIGNIFICANCE_MARK = "†"
 CROSS_CHECK_MARK = "⚠"
+STAND_IN_WEIGHTS_MARK = "‡"
+# Shown for a dataset or sample mode that a record leaves null (an image set
+# scored from disk without --dataset or --sample-mode).
+UNKNOWN_LABEL = "unknown"
 PUBLISHED_VALUES_FILE = Path(__file__).with_name("published.yaml")
 
 # Protocol fields a published value may state, and the metrics-table column
@@ -125,7 +131,7 @@ def write_tables(
             metric is marked both higher- and lower-is-better.
         ProtocolMismatchError: if a column would mix protocols.
     """
-    table = read_metrics_csv(metrics_csv)
+    table = label_unknown_values(read_metrics_csv(metrics_csv))
     check_single_config(table, metrics_csv)
     final_rows = add_method_labels(select_final_checkpoints(drop_repeated_kimg(table)))
     measured = table["status"] == "ok"
@@ -186,6 +192,15 @@ def check_single_config(table: pd.DataFrame, source: Path) -> None:
         )
 
 
+def label_unknown_values(table: pd.DataFrame) -> pd.DataFrame:
+    """Show a null dataset or sample mode as ``UNKNOWN_LABEL``, so that such rows keep their cells.
+
+    Null seeds and kimg stay missing; the grouping below keeps them
+    (``dropna=False``) and treats a run without kimg as one checkpoint.
+    """
+    return table.fillna({"dataset": UNKNOWN_LABEL, "sample_mode": UNKNOWN_LABEL})
+
+
 def drop_repeated_kimg(table: pd.DataFrame) -> pd.DataFrame:
     """Keep one checkpoint per run and kimg, the one with the most optimizer steps.
 
@@ -204,9 +219,10 @@ def drop_repeated_kimg(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def select_final_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep the rows of each run's largest kimg."""
-    final_kimg = table.groupby(RUN_KEY)["kimg"].transform("max")
-    return table.loc[table["kimg"] == final_kimg].reset_index(drop=True)
+    """Keep the rows of each run's largest kimg; a run whose every kimg is null keeps all its rows."""
+    final_kimg = table.groupby(RUN_KEY, dropna=False)["kimg"].transform("max")
+    is_final = (table["kimg"] == final_kimg) | (final_kimg.isna() & table["kimg"].isna())
+    return table.loc[is_final].reset_index(drop=True)
 
 
 def add_method_labels(table: pd.DataFrame) -> pd.DataFrame:
@@ -332,7 +348,7 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
         Cells with ``mean``, ``std`` (ddof 1, NaN for one seed), ``n``
         (finite values of runs that did not diverge), ``n_diverged``,
         ``ci95_low`` and ``ci95_high``, ``welch_host``, ``welch_p`` and
-        ``welch_significant``, ``cross_check_failed``,
+        ``welch_significant``, ``cross_check_failed``, ``stand_in_weights``,
         ``higher_is_better``, ``is_best``, ``protocol_id`` and the range of
         final kimg.
 
@@ -359,6 +375,11 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
         rows["cross_check_failed"] = rows["fid_cross_check"].astype(str) == "disagree"
     else:
         rows["cross_check_failed"] = False
+    weights_published = PROTOCOL_PREFIX + "weights_published"
+    if weights_published in rows.columns:
+        rows["stand_in_weights"] = measured & (rows[weights_published].astype(str) == "false")
+    else:
+        rows["stand_in_weights"] = False
     cells = (
         rows.groupby(COLUMN_KEY + ["method_label", "method", "sample_mode"])
         .agg(
@@ -371,6 +392,7 @@ def summarise_over_seeds(final_rows: pd.DataFrame) -> pd.DataFrame:
             final_kimg_min=("measured_kimg", "min"),
             final_kimg_max=("measured_kimg", "max"),
             cross_check_failed=("cross_check_failed", "any"),
+            stand_in_weights=("stand_in_weights", "any"),
         )
         .reset_index()
     )
@@ -530,16 +552,27 @@ def describe_cells(table_cells: pd.DataFrame, final_rows: pd.DataFrame) -> str:
     common_n = common_seed_count(table_cells)
     kimg_min = table_cells["final_kimg_min"].min()
     kimg_max = table_cells["final_kimg_max"].max()
-    if kimg_min == kimg_max:
-        checkpoint = f"the final checkpoint of each run (kimg {kimg_min:g})"
+    if pd.isna(kimg_min):
+        checkpoint = "for image sets scored from disk, which have no kimg"
+    elif kimg_min == kimg_max:
+        checkpoint = f"at the final checkpoint of each run (kimg {kimg_min:g})"
     else:
-        checkpoint = f"the final checkpoint of each run (kimg {kimg_min:g} to {kimg_max:g}, runs differ)"
+        checkpoint = f"at the final checkpoint of each run (kimg {kimg_min:g} to {kimg_max:g}, runs differ)"
 
-    seeds = sorted(final_rows.loc[final_rows["dataset"].isin(table_cells["dataset"]), "seed"].unique())
+    table_seeds = final_rows.loc[final_rows["dataset"].isin(table_cells["dataset"]), "seed"]
+    seeds = [str(seed) for seed in sorted(table_seeds.dropna().unique())]
+    if table_seeds.isna().any():
+        seeds.append(UNKNOWN_LABEL)
+    stand_in_note = (
+        f" {STAND_IN_WEIGHTS_MARK} marks a value measured with Inception weights that are not the published file "
+        "(such as random stand-ins), which is not comparable with published numbers."
+        if table_cells["stand_in_weights"].any()
+        else ""
+    )
     return (
         f"Each cell is the mean ± sample standard deviation (ddof 1) over n = {common_n} seed{'' if common_n == 1 else 's'} "
-        f"(seeds {', '.join(str(seed) for seed in seeds)}) unless the cell shows its own n, "
-        f"at {checkpoint}. "
+        f"(seeds {', '.join(seeds)}) unless the cell shows its own n, "
+        f"{checkpoint}. "
         "Brackets give the 95% confidence interval of the mean (t distribution, n - 1 degrees of freedom). "
         "Bold marks the best mean per column (none where every mean is equal); "
         "↑ means higher is better, ↓ lower is better. "
@@ -550,6 +583,7 @@ def describe_cells(table_cells: pd.DataFrame, final_rows: pd.DataFrame) -> str:
         "Runs that diverged are left out of the mean and counted in the cell. "
         f"{CROSS_CHECK_MARK} marks an FID whose torch-fidelity and clean-fid legacy_tensorflow values disagree "
         "beyond the configured tolerance."
+        f"{stand_in_note}"
     )
 
 
@@ -557,8 +591,10 @@ def cell_text(cell: pd.Series | None, decimals: int, common_n: int, bold: tuple[
     """Format one cell as ``mean ± std [low, high]``.
 
     ``bold`` wraps the best cell, ``(n=k)`` marks an uncommon n, a dagger a
-    significant difference from the host, ``(k diverged)`` the runs left out;
-    a cell whose every run diverged reads ``diverged``.
+    significant difference from the host, ``CROSS_CHECK_MARK`` a failed FID
+    cross-check, ``STAND_IN_WEIGHTS_MARK`` weights that are not the published
+    file, ``(k diverged)`` the runs left out; a cell whose every run diverged
+    reads ``diverged``.
     """
     n_diverged = int(cell["n_diverged"]) if cell is not None and "n_diverged" in cell else 0
     if cell is None or (cell["n"] == 0 and n_diverged == 0):
@@ -576,6 +612,8 @@ def cell_text(cell: pd.Series | None, decimals: int, common_n: int, bold: tuple[
         text += SIGNIFICANCE_MARK
     if cell.get("cross_check_failed", False):
         text += f" {CROSS_CHECK_MARK}"
+    if cell.get("stand_in_weights", False):
+        text += f" {STAND_IN_WEIGHTS_MARK}"
     if cell["n"] != common_n:
         text += f" (n={int(cell['n'])})"
     if n_diverged:
@@ -752,6 +790,6 @@ def to_csv_frame(rendered: RenderedTable) -> pd.DataFrame:
     ordered_columns = [
         "method_label", "method", "sample_mode", "dataset", "metric", "higher_is_better",
         "mean", "std", "n", "ci95_low", "ci95_high", "n_diverged", "welch_host", "welch_p", "welch_significant",
-        "cross_check_failed", "is_best", "final_kimg_min", "final_kimg_max", "protocol_id",
+        "cross_check_failed", "stand_in_weights", "is_best", "final_kimg_min", "final_kimg_max", "protocol_id",
     ]
     return cells[ordered_columns].reset_index(drop=True)
