@@ -34,6 +34,7 @@ rule all:
     default_target: True
 
 
+include: "workflow/rules/data.smk"
 include: "workflow/rules/classifier.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
@@ -43,6 +44,7 @@ include: "workflow/rules/report.smk"
 # Light steps that a cluster executor runs on the submitting machine.
 localrules:
     all,
+    prepare_dataset,
     aggregate,
     tables,
     plots,

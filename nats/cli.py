@@ -116,6 +116,22 @@ def _run_train(args: argparse.Namespace) -> None:
         logger.warning("run %s diverged; its provenance.json and final.pt record the error", args.run_dir)
 
 
+def _run_prepare_data(args: argparse.Namespace) -> None:
+    settings = load_run_config(args.settings)
+
+    from nats.data.prepare import prepare_image_dataset
+    from nats.atomic_files import atomic_write_text
+
+    try:
+        manifest = prepare_image_dataset(args.dataset, settings)
+    except ModuleNotFoundError as error:
+        # A missing optional reader (lmdb for LSUN, gdown for CelebA's
+        # download) is a setup problem of the user's, not a crash.
+        raise ValueError(str(error)) from error
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out, json.dumps(manifest, indent=2) + "\n")
+
+
 def _run_resolve(args: argparse.Namespace) -> None:
     import yaml
 
@@ -278,6 +294,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", required=True, type=Path, metavar="DIR", help="directory the run writes to")
     _add_threads_option(train)
     train.set_defaults(handler=_run_train)
+
+    prepare = subparsers.add_parser(
+        "prepare-data", help="check an image dataset's files, download them where allowed, and write a manifest"
+    )
+    prepare.add_argument("--dataset", required=True, help="dataset name in the grid, e.g. cifar10")
+    prepare.add_argument(
+        "--settings",
+        required=True,
+        metavar="FILE_OR_JSON",
+        help="the dataset's resolved settings (the dataset block of 'nats-bench resolve'): a YAML/JSON file or inline JSON",
+    )
+    prepare.add_argument("--out", required=True, type=Path, metavar="PATH", help="manifest (JSON) to write")
+    prepare.set_defaults(handler=_run_prepare_data)
 
     resolve = subparsers.add_parser("resolve", help="print the resolved config of one run as YAML")
     resolve.add_argument("--config", required=True, type=Path, metavar="FILE", help="pipeline config (YAML)")

@@ -102,7 +102,7 @@ DATASET_DEFAULTS = {
     # nats/data/images.py for the layout each one expects).
     "cifar10": {"resolution": 32, **_IMAGE_FILES, **_PAPER_TRAINING},
     "stl10": {"resolution": 48, **_IMAGE_FILES, **_PAPER_TRAINING},
-    "celeba": {"resolution": 64, **_IMAGE_FILES, **_PAPER_TRAINING},
+    "celeba": {"resolution": 64, "center_crop": 140, **_IMAGE_FILES, **_PAPER_TRAINING},
     "lsun-bedroom": {"resolution": 64, **_IMAGE_FILES, **_PAPER_TRAINING},
     "lsun-church": {"resolution": 64, **_IMAGE_FILES, **_PAPER_TRAINING},
     "mnist": {"resolution": 32, **_IMAGE_FILES, **_PAPER_TRAINING},

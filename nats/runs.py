@@ -83,7 +83,12 @@ def load_method(run_dir: Path, checkpoint_path: Path, device: str | torch.device
 
     run_config = read_run_config(run_dir)
     device = torch.device(device)
-    training_set = load_training_set(run_config["dataset"]["name"], run_config["dataset"]).to(device)
+    dataset_settings = dict(run_config["dataset"])
+    if "in_memory" in dataset_settings:
+        # Sampling needs only the set's shape and facts; streaming avoids
+        # decoding a whole image dataset to rebuild the networks.
+        dataset_settings["in_memory"] = False
+    training_set = load_training_set(dataset_settings["name"], dataset_settings).to(device)
     method = build_method(
         run_config["method"], training_set, run_config["training"]["batch_size"], run_config["training"]["seed"], device
     )

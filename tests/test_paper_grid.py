@@ -94,6 +94,7 @@ def test_dry_run_of_paper_config_lists_the_whole_grid(tmp_path):
     runs = len(PAPER_DATASETS) * len(METHODS) * NUM_SEEDS
     assert counts["train"] == runs
     assert counts["evaluate"] == runs
+    assert counts["prepare_dataset"] == len(PAPER_DATASETS)
     assert "classifier" not in counts
     for rule in ("aggregate", "tables", "plots", "all"):
         assert counts[rule] == 1, rule

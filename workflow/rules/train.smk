@@ -6,6 +6,8 @@
 
 
 rule train:
+    input:
+        dataset_manifest,
     output:
         f"{RUN_DIR}/final.pt",
     params:
