@@ -148,3 +148,24 @@ def test_local_gpu_profile_caps_concurrent_gpu_jobs(tmp_path):
 
     assert "gpu=1" in profile["resources"]
     dry_run(tmp_path, "--quiet", "rules", "--profile", str(LOCAL_GPU_PROFILE))
+
+
+def test_paper_networks_match_the_published_ones(paper_config):
+    # The CFG nets keep batch norm out of D on purpose (config/README.md:
+    # d_batch_norm), where the CFG author code has it.
+    from nats.networks import ARCHITECTURES
+
+    checked = 0
+    for dataset in PAPER_DATASETS:
+        for method in METHODS:
+            settings = resolve_run_config(paper_config, dataset, method, 0)["method"]
+            architecture = ARCHITECTURES[settings["architecture"]]
+            for published in architecture.published:
+                if published.dataset != dataset:
+                    continue
+                expected = dict(published.settings)
+                if settings["architecture"].startswith("cfg-"):
+                    expected.pop("d_batch_norm")
+                assert {key: settings[key] for key in expected} == expected, (dataset, method)
+                checked += 1
+    assert checked >= 20
