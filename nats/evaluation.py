@@ -35,7 +35,7 @@ from nats.metrics.inception import MIN_FID_SAMPLES, check_sample_counts, evaluat
 from nats.metrics.mixtures import evaluate_mixture
 from nats.metrics.records import MetricValue, diverged_records, make_records, write_records
 from nats.metrics.references import BUNDLED_REFERENCES, load_reference
-from nats.metrics.weights import CLEANFID_WEIGHTS, TORCH_FIDELITY_WEIGHTS, resolve_weights
+from nats.metrics.weights import CLEANFID_WEIGHTS, TORCH_FIDELITY_WEIGHTS, find_weights
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def make_image_scorer(
 
     if name == "inception":
         weights_path = weights["torch_fidelity"]
-        resolve_weights(TORCH_FIDELITY_WEIGHTS, weights_path)
+        find_weights(TORCH_FIDELITY_WEIGHTS, weights_path)
 
         def score(images):
             return evaluate_inception(
@@ -187,7 +187,7 @@ def make_image_scorer(
         from nats.metrics.clean_fid import MODES, evaluate_cleanfid
 
         weights_path = weights["clean_fid"]
-        resolve_weights(CLEANFID_WEIGHTS, weights_path)
+        find_weights(CLEANFID_WEIGHTS, weights_path)
 
         def score(images):
             return evaluate_cleanfid(

@@ -450,3 +450,28 @@ def test_evaluate_images_rejects_float_pixels_naming_file(tmp_path):
 
     with pytest.raises(ImageRangeError, match=r"pixels\.npz.*\[0, 255\] pixel values, convert them with x / 127\.5 - 1"):
         evaluate_images(images_path, tmp_path / "out.jsonl", None, evaluation, dataset="digits")
+
+
+def test_evaluate_images_checks_all_weights_first(tmp_path):
+    from nats.evaluation import evaluate_images
+    from nats.metrics.weights import InceptionWeightsError, write_random_cleanfid_weights
+
+    images_path = write_reference(tmp_path / "generated.npz", count=12)
+    reference_path = write_reference(tmp_path / "reference.npz", count=10)
+    kid_only = {"num_generated": 12, "reference": str(reference_path), "kid_subsets": 2, "kid_subset_size": 5,
+                "metrics": ["kid"]}
+    evaluation = {
+        "clean": kid_only,
+        "inception": {**kid_only, "density_coverage": False},
+        "images": {"protocols": ["clean", "inception"], "cache_dir": str(tmp_path / "cache")},
+        "inception_weights": {
+            "clean_fid": str(write_random_cleanfid_weights(tmp_path / "cleanfid.pt")),
+            "torch_fidelity": str(tmp_path / "missing.pth"),
+        },
+    }
+
+    with pytest.raises(InceptionWeightsError, match="missing.pth"):
+        evaluate_images(images_path, tmp_path / "out.jsonl", None, evaluation)
+
+    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "out.jsonl").exists()

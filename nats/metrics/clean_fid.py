@@ -18,6 +18,7 @@ Metric names: ``cleanfid<n>_<split>`` and ``cleankid<n>`` for ``clean``,
 import importlib.metadata
 import logging
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -121,7 +122,7 @@ def extract_cleanfid_features(
     with torch.random.fork_rng(devices=[]):
         features = get_model_features(
             serve_batch, model, mode=mode, z_dim=1, num_gen=num_images, batch_size=batch_size,
-            device=torch.device(device), verbose=False,
+            device=torch.device(device), verbose=sys.stderr.isatty(), desc=f"clean-fid {mode} features",
         )
     return features.astype(np.float32)
 

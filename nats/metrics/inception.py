@@ -14,6 +14,7 @@ Metric names encode the counts: ``fid<n>_<split>``, ``is<n>_s<splits>``,
 """
 
 import logging
+import sys
 from pathlib import Path
 
 import torch
@@ -168,8 +169,10 @@ def extract_inception_features(
         feature_extractor_weights_path=str(weights_path),
         verbose=False,
     )
+    # torch-fidelity's verbose mode draws a tqdm bar, shown on terminals only
+    # so that job logs do not fill with its updates.
     return get_featuresdict_from_dataset(
-        UInt8ImageDataset(pixels), extractor, batch_size, cuda, save_cpu_ram=True, verbose=False
+        UInt8ImageDataset(pixels), extractor, batch_size, cuda, save_cpu_ram=True, verbose=sys.stderr.isatty()
     )
 
 

@@ -113,8 +113,8 @@ def missing_weights_message(weights: WeightsFile, given_path: Path | None) -> st
     )
 
 
-def resolve_weights(weights: WeightsFile, path: str | Path | None) -> tuple[Path, str]:
-    """Find a weights file and hash it.
+def find_weights(weights: WeightsFile, path: str | Path | None) -> Path:
+    """Find a weights file without reading it.
 
     Args:
         weights: which published file is meant.
@@ -123,10 +123,7 @@ def resolve_weights(weights: WeightsFile, path: str | Path | None) -> tuple[Path
             under ``/tmp`` would trigger a download.
 
     Returns:
-        The path and the file's sha256. A file that is not the published one
-        (``check_published_weights`` returns ``False``: a random stand-in, or
-        a sha256 without the published prefix) is logged as a warning but
-        accepted.
+        The path of the file.
 
     Raises:
         InceptionWeightsError: if the file does not exist.
@@ -138,8 +135,27 @@ def resolve_weights(weights: WeightsFile, path: str | Path | None) -> tuple[Path
         given = None if path is None else Path(path)
     if path is None or not Path(path).is_file():
         raise InceptionWeightsError(missing_weights_message(weights, given))
+    return Path(path)
 
-    sha256 = file_sha256(Path(path))
+
+def resolve_weights(weights: WeightsFile, path: str | Path | None) -> tuple[Path, str]:
+    """Find a weights file and hash it.
+
+    Args:
+        weights: which published file is meant.
+        path: the configured path, as for ``find_weights``.
+
+    Returns:
+        The path and the file's sha256. A file that is not the published one
+        (``check_published_weights`` returns ``False``: a random stand-in, or
+        a sha256 without the published prefix) is logged as a warning but
+        accepted.
+
+    Raises:
+        InceptionWeightsError: if the file does not exist.
+    """
+    path = find_weights(weights, path)
+    sha256 = file_sha256(path)
     published, reason = check_published_weights(weights, Path(path), sha256)
     if published is False:
         logger.warning(
