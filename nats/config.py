@@ -410,9 +410,16 @@ def resolve_run_config(config: dict, dataset: str, method: str, seed: int) -> di
         evaluation = {**EVALUATION_DEFAULTS[protocol], **((config.get("evaluation") or {}).get(protocol) or {})}
         _check_known_keys(evaluation, EVALUATION_DEFAULTS[protocol], f"evaluation.{protocol}")
     try:
-        image_protocols = resolve_image_protocols(config.get("evaluation") or {}, dataset)
+        image_protocols = resolve_image_protocols(
+            config.get("evaluation") or {}, dataset, image_dataset=protocol == "images"
+        )
     except ProtocolSettingsError as error:
         raise ConfigError(str(error)) from error
+    if protocol == "images" and image_protocols is None:
+        raise ConfigError(
+            f"dataset {dataset!r} is scored by the image protocols only, and the config selects none; "
+            "list at least one of inception, clean, legacy in evaluation.images.protocols"
+        )
     if image_protocols is not None:
         evaluation["images"] = image_protocols
 

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 GENERATION_SEED_OFFSET = 10000
 DIGITS_IMAGES_SAVED = 100
+# Generated images of an image dataset's final checkpoint kept for the plots.
+IMAGES_SAVED = 100
 
 
 class EvaluationError(ValueError):
@@ -65,8 +67,8 @@ class ProtocolScorer:
     score: Callable[[torch.Tensor], tuple[list[MetricValue], dict]]
 
 
-def make_scorer(run_config: dict, classifier_path: Path | None = None, device: str = "cpu") -> ProtocolScorer:
-    """Build the scorer of a run's protocol and check its settings.
+def make_scorer(run_config: dict, classifier_path: Path | None = None, device: str = "cpu") -> ProtocolScorer | None:
+    """Build the scorer of a run's domain protocol and check its settings.
 
     Args:
         run_config: a resolved run config (``nats.config.resolve_run_config``).
@@ -74,7 +76,8 @@ def make_scorer(run_config: dict, classifier_path: Path | None = None, device: s
         device: where the digits classifier runs.
 
     Returns:
-        The scorer.
+        The scorer, or ``None`` for an image dataset, which only the image
+        protocols score (``make_image_scorers``).
 
     Raises:
         EvaluationError: if a digits run has no classifier or the dataset
@@ -119,7 +122,15 @@ def make_scorer(run_config: dict, classifier_path: Path | None = None, device: s
             score=lambda points: evaluate_mixture(points, centers, std, settings, reference=dataset),
         )
 
-    raise EvaluationError(f"unknown evaluation protocol {protocol_name!r}; expected 'digits' or 'mixtures'")
+    if protocol_name == "images":
+        if not settings.get("images"):
+            raise EvaluationError(
+                f"dataset {dataset!r} is scored by the image protocols only, and none is selected; "
+                "list at least one of inception, clean, legacy in evaluation.images.protocols"
+            )
+        return None
+
+    raise EvaluationError(f"unknown evaluation protocol {protocol_name!r}; expected 'digits', 'mixtures' or 'images'")
 
 
 def make_image_scorer(
@@ -131,6 +142,7 @@ def make_image_scorer(
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
     num_images: int | None = None,
+    dataset_settings: dict | None = None,
 ) -> ProtocolScorer:
     """Build the scorer of one paper-scale image protocol and check its counts and weights.
 
@@ -150,6 +162,9 @@ def make_image_scorer(
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
         num_images: generated images at hand, when known before scoring (an
             image set from disk); ``None`` checks ``num_generated`` only.
+        dataset_settings: the run's resolved dataset settings; a protocol
+            whose ``reference`` is null compares against that dataset's
+            ``reference_split``.
 
     Returns:
         The scorer.
@@ -162,8 +177,16 @@ def make_image_scorer(
     if name not in ("inception", "clean", "legacy"):
         raise EvaluationError(f"unknown image protocol {name!r}; expected inception, clean or legacy")
     reference = settings["reference"]
-    reference_images, reference_name = load_reference(reference, resolution)
-    reference_path = None if reference in BUNDLED_REFERENCES else str(reference)
+    if reference is None:
+        if dataset_settings is None:
+            raise EvaluationError(
+                f"evaluation.{name}.reference is null, which means the run's own dataset, but no dataset is known; "
+                "set it to the path of a .npz file or image folder"
+            )
+        reference_images, reference_name, reference_path = load_dataset_reference(dataset_settings, settings["reference_split"])
+    else:
+        reference_images, reference_name = load_reference(reference, resolution)
+        reference_path = None if reference in BUNDLED_REFERENCES else str(reference)
     metrics = tuple(settings["metrics"])
     num_images = settings["num_generated"] if num_images is None else num_images
     check_sample_counts(num_images, len(reference_images), settings, min_fid_samples, metrics, name)
@@ -221,9 +244,43 @@ def make_image_scorers(
         return []
     resolution = run_config["dataset"].get("resolution")
     return [
-        make_image_scorer(name, settings, image_settings, resolution, device, cache_dir, min_fid_samples)
+        make_image_scorer(
+            name, settings, image_settings, resolution, device, cache_dir, min_fid_samples,
+            dataset_settings=run_config["dataset"],
+        )
         for name, settings in image_settings["protocols"].items()
     ]
+
+
+def load_dataset_reference(dataset_settings: dict, split: str) -> tuple[torch.Tensor, str, str]:
+    """Load one split of a run's image dataset as the real side of an image protocol.
+
+    Args:
+        dataset_settings: the run's resolved dataset settings (with ``source``).
+        split: the split to compare against, e.g. ``train``.
+
+    Returns:
+        Float images in [-1, 1] (the uint8 pixels map back bit for bit through
+        the image adapter), the reference's name (``<dataset>-<split>-<side>px``)
+        and its location (the data root, or the path of an image folder or .npz).
+
+    Raises:
+        EvaluationError: for a dataset that is not read from image files.
+    """
+    from nats.data import load_reference_images
+
+    source = dataset_settings.get("source")
+    if source is None:
+        raise EvaluationError(
+            f"dataset {dataset_settings.get('name')!r} is not read from image files, so it cannot be its own "
+            "Inception reference; set evaluation.<protocol>.reference to a .npz file or image folder"
+        )
+    # NOTE: every evaluation job reads and hashes the whole split, even when
+    # its features are cached: the cache key includes the pixels' sha256.
+    pixels = load_reference_images(source, dataset_settings, split=split)
+    name = f"{dataset_settings['name']}-{split}-{pixels.shape[-1]}px"
+    location = dataset_settings.get("path") or dataset_settings.get("data_root")
+    return pixels.float() / 127.5 - 1.0, name, str(location)
 
 
 def evaluate_checkpoint(
@@ -240,19 +297,22 @@ def evaluate_checkpoint(
         method: the method with the checkpoint's weights and counters loaded.
         run_config: the resolved run config.
         checkpoint: checkpoint name, such as ``kimg000010``.
-        scorer: the run's protocol.
+        scorer: the run's domain protocol, or ``None`` for an image dataset.
         generation_seed: seed of the latent draws, the same for every mode.
         image_scorers: paper-scale image protocols to apply as well; each
             draws its own number of samples with the same seed.
 
     Returns:
-        The metric records and the drawn samples of ``scorer``, by sample mode.
+        The metric records and the drawn samples of ``scorer`` (for image
+        datasets, the first ``IMAGES_SAVED`` samples of the first image
+        protocol), by sample mode.
     """
     records = []
     samples_by_mode = {}
+    scorers = [current for current in (scorer, *image_scorers) if current is not None]
     for mode in method.sample_modes:
         mode_records = []
-        for current in (scorer, *image_scorers):
+        for current in scorers:
             logger.info(
                 "evaluating %s at %s (%.1f kimg) under %s, sample mode %r: %d samples, seed %d",
                 run_config["method"]["name"], checkpoint, method.kimg, current.name, mode, current.num_samples,
@@ -274,8 +334,10 @@ def evaluate_checkpoint(
                 sample_mode=mode,
                 protocol=protocol,
             )
-            if current is scorer:
-                samples_by_mode[mode] = samples
+            if current is scorers[0]:
+                # An image dataset has no domain scorer: the first image
+                # protocol's samples feed the sample grids.
+                samples_by_mode[mode] = samples if scorer is not None else samples[:IMAGES_SAVED].clone()
         if image_scorers:
             tolerance = run_config["evaluation"]["images"]["cross_check_tolerance"]
             mode_records = add_fid_cross_check(mode_records, tolerance)
@@ -361,8 +423,13 @@ def evaluate_run(
     if not checkpoints:
         raise EvaluationError(f"no checkpoints found in {str(run_dir / 'checkpoints')!r}; train the run first")
     generation_seed = run_config["training"]["seed"] + GENERATION_SEED_OFFSET
+    every_checkpoint = bool(image_scorers) and run_config["evaluation"]["images"]["checkpoints"] == "all"
+    if scorer is None and not every_checkpoint:
+        # Only the image protocols score this run, and only its final checkpoint.
+        checkpoints = checkpoints[-1:]
+    protocol_names = [current.name for current in (scorer, *image_scorers) if current is not None]
     logger.info(
-        "evaluating %d checkpoints of %s under the %s protocol", len(checkpoints), run_dir, scorer.name
+        "evaluating %d checkpoints of %s under %s", len(checkpoints), run_dir, ", ".join(protocol_names)
     )
 
     provenance_path = run_dir / "provenance.json"
@@ -371,7 +438,6 @@ def evaluate_run(
     records = []
     checkpoint_records = []
     final_samples = {}
-    every_checkpoint = bool(image_scorers) and run_config["evaluation"]["images"]["checkpoints"] == "all"
     for index, checkpoint_path in enumerate(tqdm(checkpoints, desc="checkpoints", unit="checkpoint")):
         is_final = index == len(checkpoints) - 1
         method = runs.load_method(run_dir, checkpoint_path, device=device)
@@ -393,7 +459,7 @@ def evaluate_run(
     if "wall_s" in provenance:
         records = [{**record, "wall_s": float(provenance["wall_s"])} for record in records]
 
-    save_samples(final_samples, samples_path, scorer.num_saved)
+    save_samples(final_samples, samples_path, scorer.num_saved if scorer is not None else IMAGES_SAVED)
     write_records(records, out_path)
     logger.info("wrote %d metric records to %s and final samples to %s", len(records), out_path, samples_path)
     return records

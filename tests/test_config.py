@@ -285,6 +285,7 @@ def image_config(**dataset_settings) -> dict:
         "seeds": [0],
         "datasets": {"cifar10": dataset_settings},
         "methods": {"sngan": {"architecture": "sngan-resnet"}},
+        "evaluation": {"images": {"protocols": ["inception"]}},
     }
 
 
@@ -297,6 +298,17 @@ def test_image_dataset_resolves_source_and_file_settings():
     }
     assert run_config["method"]["architecture"] == "sngan-resnet"
     assert run_config["evaluation"]["protocol"] == "images"
+    inception = run_config["evaluation"]["images"]["protocols"]["inception"]
+    assert inception["reference"] is None
+    assert inception["reference_split"] == "train"
+
+
+def test_image_dataset_without_an_image_protocol_names_the_fix():
+    config = image_config()
+    del config["evaluation"]
+
+    with pytest.raises(ConfigError, match="list at least one of inception, clean, legacy in evaluation.images.protocols"):
+        validate_config(config)
 
 
 def test_freely_named_dataset_takes_the_defaults_of_its_source():

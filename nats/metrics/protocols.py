@@ -122,7 +122,7 @@ def _resolved(images: dict, weights: dict, protocols: dict, selected: list[str])
     }
 
 
-def resolve_image_protocols(evaluation_config: dict, dataset: str) -> dict | None:
+def resolve_image_protocols(evaluation_config: dict, dataset: str, image_dataset: bool = False) -> dict | None:
     """Resolve the image protocols a run of ``dataset`` is scored with.
 
     The settings are checked for every dataset, so that a typo fails even in
@@ -131,26 +131,32 @@ def resolve_image_protocols(evaluation_config: dict, dataset: str) -> dict | Non
     Args:
         evaluation_config: the ``evaluation`` block of a pipeline config.
         dataset: the run's dataset.
+        image_dataset: whether ``dataset`` is read from image files (CIFAR-10,
+            an image folder, ...); its protocols then compare against its own
+            training split unless ``reference`` names another image set.
 
     Returns:
         ``None`` when no image protocol is selected or ``dataset`` is not an
         image dataset. Otherwise ``{"protocols": {name: settings},
         "checkpoints", "cross_check_tolerance", "cache_dir",
         "inception_weights"}``, with each protocol's ``reference`` filled in
-        (``digits`` for the digits dataset) and its ``reference_split``
-        (``all`` for the bundled digits, which have no split).
+        (``digits`` for the digits dataset, which has no split, so its
+        ``reference_split`` is ``all``). For image datasets a ``reference``
+        of ``None`` stays ``None``: the run's own dataset, split
+        ``reference_split``.
 
     Raises:
         ProtocolSettingsError: for unknown names or keys and values out of range.
     """
     images, weights, protocols = _resolve_blocks(evaluation_config)
     selected = images["protocols"]
-    if not selected or dataset not in IMAGE_DATASETS:
+    if not selected or not (image_dataset or dataset in IMAGE_DATASETS):
         return None
-    for name in selected:
-        if protocols[name]["reference"] is None:
-            protocols[name]["reference"] = dataset
-            protocols[name]["reference_split"] = "all"
+    if dataset in IMAGE_DATASETS and not image_dataset:
+        for name in selected:
+            if protocols[name]["reference"] is None:
+                protocols[name]["reference"] = dataset
+                protocols[name]["reference_split"] = "all"
     return _resolved(images, weights, protocols, selected)
 
 
