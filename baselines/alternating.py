@@ -11,8 +11,11 @@ class AlternatingGAN(HostGANMethod):
 
     def generator_step(self) -> float:
         """One G optimizer step on the host's mean generator loss."""
-        scores = self.discriminator(self.generator(self.latents(self.batch_size)))
-        loss = self.spec.generator_loss(scores).mean()
+        generator = self.performance.forward(self.generator)
+        discriminator = self.performance.forward(self.discriminator)
+        with self.performance.autocast():
+            scores = discriminator(generator(self.latents(self.batch_size)))
+        loss = self.spec.generator_loss(scores.float()).mean()
         self.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.generator_optimizer.step()
@@ -22,9 +25,9 @@ class AlternatingGAN(HostGANMethod):
     def train(self, budget_kimg: float, on_progress: ProgressCallback | None = None) -> None:
         while self.kimg < budget_kimg:
             for _ in range(self.spec.n_dis):
-                with torch.no_grad():
-                    fake = self.generator(self.latents(self.batch_size))
-                parts = self.update_discriminator(fake)
+                with torch.no_grad(), self.performance.autocast():
+                    fake = self.performance.forward(self.generator)(self.latents(self.batch_size))
+                parts = self.update_discriminator(fake.float())
             parts["g_loss"] = self.generator_step()
 
             self.check_finite(parts)

@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 
 from nats.data import RealBatches, TrainingSet
-from nats.methods.base import Method, draw_latents, generate_in_batches
+from nats.gpus import Performance
+from nats.methods.base import Method, draw_latents, generate_in_batches, load_network_state
 from nats.methods.errors import TrainingDiverged
 from nats.networks import build_networks
 
@@ -58,10 +59,27 @@ class HostSpec:
         real: torch.Tensor,
         fake: torch.Tensor,
         generator: torch.Generator,
+        performance: Performance | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Return the D loss with its regulariser, and its parts for logging."""
-        scores_real = discriminator(real)
-        scores_fake = discriminator(fake)
+        """Return the D loss with its regulariser, and its parts for logging.
+
+        The D forward passes run under the autocast of ``performance``. The
+        loss is computed in float32, and the regulariser in float32 on the
+        plain D.
+
+        Args:
+            discriminator: D.
+            real: a real batch.
+            fake: a fake batch, detached.
+            generator: random source of the regulariser.
+            performance: autocast and compile options; ``None`` turns them off.
+        """
+        performance = performance or Performance(real.device)
+        forward = performance.forward(discriminator)
+        with performance.autocast():
+            scores_real = forward(real)
+            scores_fake = forward(fake)
+        scores_real, scores_fake = scores_real.float(), scores_fake.float()
         loss = self.discriminator_loss(scores_real, scores_fake)
         parts = {
             "d_loss": loss.item(),
@@ -88,14 +106,25 @@ class HostGANMethod(Method):
         batch_size: size of every real and fake batch.
         seed: seed of initialisation, latents and data order.
         device: where the networks live.
+        performance: bf16 autocast, channels-last and compile options;
+            ``None`` turns them all off.
     """
 
-    def __init__(self, spec: HostSpec, settings: dict, training_set: TrainingSet, batch_size: int, seed: int, device: torch.device):
-        super().__init__(settings, training_set, batch_size, seed, device)
+    def __init__(
+        self,
+        spec: HostSpec,
+        settings: dict,
+        training_set: TrainingSet,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        performance: Performance | None = None,
+    ):
+        super().__init__(settings, training_set, batch_size, seed, device, performance)
         self.spec = spec
         self.generator, self.discriminator = spec.build_networks(settings, training_set)
-        self.generator.to(device)
-        self.discriminator.to(device)
+        self.performance.prepare_network(self.generator.to(device))
+        self.performance.prepare_network(self.discriminator.to(device))
         self.generator_optimizer, self.discriminator_optimizer = spec.make_optimizers(self.generator, self.discriminator)
         self.real_batches = RealBatches(training_set, batch_size, self.rng)
 
@@ -104,8 +133,8 @@ class HostGANMethod(Method):
 
     def update_discriminator(self, fake: torch.Tensor) -> dict[str, float]:
         """Take one D step with the host's loss and regulariser, a fresh real batch against ``fake``."""
-        real = self.real_batches.next()
-        loss, parts = self.spec.total_discriminator_loss(self.discriminator, real, fake.detach(), self.rng)
+        real = self.performance.format_batch(self.real_batches.next())
+        loss, parts = self.spec.total_discriminator_loss(self.discriminator, real, fake.detach(), self.rng, self.performance)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.discriminator_optimizer.step()
@@ -134,8 +163,8 @@ class HostGANMethod(Method):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        load_network_state(self.generator, state["generator"])
+        load_network_state(self.discriminator, state["discriminator"])
         self.generator_optimizer.load_state_dict(state["generator_optimizer"])
         self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
         self.real_batches.load_state_dict(state["real_batches"])

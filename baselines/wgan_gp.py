@@ -4,6 +4,7 @@ import torch
 import torch.nn as nn
 
 from baselines.host import HostSpec
+from nats.gpus import autocast_disabled
 
 
 def wasserstein_discriminator_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:
@@ -26,6 +27,13 @@ def gradient_penalty(
     ``x_hat`` interpolates each real sample with a fake one, one uniform
     weight per sample; the norm is per sample over all non-batch dimensions.
 
+    The penalty runs in float32 even inside an autocast region, because
+    it differentiates the critic twice: with the critic in bfloat16,
+    grad_x D was 1.8% off and the penalty 0.5% off their float32 values
+    (critic on 16x16 digits after 10 kimg, CPU autocast). ``critic`` must
+    be the plain module, not a ``torch.compile`` wrapper, because compiled
+    graphs do not support double backward (torch 2.14 raises on it).
+
     Args:
         critic: the critic; the penalty is differentiable in its parameters.
         real: a batch of real samples.
@@ -37,11 +45,12 @@ def gradient_penalty(
         raise ValueError(f"real and fake batches differ in shape: {tuple(real.shape)} vs {tuple(fake.shape)}")
     mixing_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
     mixing = torch.rand(mixing_shape, generator=generator).to(real.device)
-    interpolated = (mixing * real.detach() + (1.0 - mixing) * fake.detach()).requires_grad_(True)
-    scores = critic(interpolated)
-    (gradient,) = torch.autograd.grad(scores.sum(), interpolated, create_graph=True)
-    norms = gradient.flatten(1).norm(dim=1)
-    return weight * ((norms - 1.0) ** 2).mean()
+    with autocast_disabled(real.device.type):
+        interpolated = (mixing * real.detach().float() + (1.0 - mixing) * fake.detach().float()).requires_grad_(True)
+        scores = critic(interpolated)
+        (gradient,) = torch.autograd.grad(scores.sum(), interpolated, create_graph=True)
+        norms = gradient.flatten(1).norm(dim=1)
+        return weight * ((norms - 1.0) ** 2).mean()
 
 
 def wgan_gp_spec(settings: dict) -> HostSpec:

@@ -32,6 +32,7 @@ from nats.checkpointing import capture_random_states, find_latest_checkpoint, re
 from nats.config import ConfigError, run_settings_conflicts, training_relevant, validate_run_config
 from nats.data import load_training_set
 from nats.exceptions import TrainingInterrupted
+from nats.gpus import GpuClaim, Performance, claim_gpu, performance_settings
 from nats.methods import Method, TrainingDiverged, TrainingProgress, build_method
 from nats.provenance import collect_provenance
 
@@ -49,11 +50,38 @@ class RunFolderConflict(ValueError):
 
 
 def resolve_device(name: str) -> torch.device:
+    """Return the torch device for a config's ``device``: ``cpu``, ``cuda`` or ``auto``.
+
+    Call ``claim_gpu`` before this: checking for CUDA initialises it, after
+    which ``CUDA_VISIBLE_DEVICES`` no longer takes effect.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was requested but no CUDA device is available; set device: cpu or auto")
     return torch.device(name)
+
+
+def claim_device(name: str) -> tuple[torch.device, GpuClaim | None]:
+    """Resolve a config's ``device``, first claiming a GPU of its own for this process.
+
+    Args:
+        name: ``cpu``, ``cuda`` or ``auto``.
+
+    Returns:
+        The device, and the GPU claim (``None`` on a CPU).
+
+    Raises:
+        ConfigError: if ``cuda`` is requested and no GPU is available.
+        GpuClaimTimeout: if every GPU stays locked by other jobs longer than
+            ``$NATS_GPU_WAIT_S``.
+    """
+    gpu_claim = claim_gpu() if name in ("cuda", "auto") else None
+    device = resolve_device(name)
+    if gpu_claim is not None and device.type != "cuda":
+        gpu_claim.release()
+        gpu_claim = None
+    return device, gpu_claim
 
 
 def check_run_folder(run_config: dict, run_dir: Path) -> None:
@@ -279,7 +307,7 @@ def train_run(run_config: dict, run_dir: Path, threads: int | None = None) -> st
     if threads is not None:
         torch.set_num_threads(threads)
     training = run_config["training"]
-    device = resolve_device(training["device"])
+    performance_options = performance_settings(training)
 
     previous = read_provenance(run_dir) or {}
     final_path = run_dir / runs.FINAL_CHECKPOINT
@@ -287,6 +315,9 @@ def train_run(run_config: dict, run_dir: Path, threads: int | None = None) -> st
         if previous["status"] == "diverged" or previous.get("kimg", 0.0) >= training["budget_kimg"]:
             logger.info("run %s is already %s at %.2f kimg; nothing to do", run_dir, previous["status"], previous.get("kimg", 0.0))
             return previous["status"]
+
+    device, gpu_claim = claim_device(training["device"])
+    performance = Performance.for_device(performance_options, device)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     latest = find_latest_checkpoint(run_dir, device)
@@ -303,12 +334,16 @@ def train_run(run_config: dict, run_dir: Path, threads: int | None = None) -> st
     sessions = list(previous.get("sessions", [])) if latest is not None else []
     session = {"started": _now(), "resumed_from_kimg": latest[1]["kimg"] if latest is not None else None}
     sessions.append(session)
-    provenance = {"status": "running", **collect_provenance(device), "sessions": sessions}
+    provenance = {
+        "status": "running",
+        **collect_provenance(device, performance_options, performance, gpu_claim),
+        "sessions": sessions,
+    }
     write_provenance(run_dir, provenance)
 
     dataset = run_config["dataset"]
     training_set = load_training_set(dataset["name"], dataset).to(device)
-    method = build_method(run_config["method"], training_set, training["batch_size"], training["seed"], device)
+    method = build_method(run_config["method"], training_set, training["batch_size"], training["seed"], device, performance)
 
     stop_signals = StopSignals()
     if latest is None:

@@ -3,6 +3,7 @@
 import torch
 
 from nats.data import TrainingSet
+from nats.gpus import Performance
 from nats.methods.base import Method, ProgressCallback, TrainingProgress
 from nats.methods.errors import TrainingDiverged
 
@@ -17,7 +18,14 @@ METHOD_HOSTS = {
 }
 
 
-def build_method(settings: dict, training_set: TrainingSet, batch_size: int, seed: int, device: torch.device) -> Method:
+def build_method(
+    settings: dict,
+    training_set: TrainingSet,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    performance: Performance | None = None,
+) -> Method:
     """Build the method named ``settings["name"]``.
 
     Args:
@@ -26,6 +34,8 @@ def build_method(settings: dict, training_set: TrainingSet, batch_size: int, see
         batch_size: minibatch size.
         seed: training seed.
         device: where the networks live.
+        performance: bf16 autocast, channels-last and compile options;
+            ``None`` turns them all off.
 
     Raises:
         ValueError: for an unknown method name.
@@ -42,11 +52,11 @@ def build_method(settings: dict, training_set: TrainingSet, batch_size: int, see
 
     host = METHOD_HOSTS[name]
     if host is None:
-        return CompositeFunctionalGradientGAN(settings, training_set, batch_size, seed, device)
+        return CompositeFunctionalGradientGAN(settings, training_set, batch_size, seed, device, performance)
     spec = build_host_spec(host, settings)
     if name.startswith("nats-"):
-        return NestedAnnealedTraining(spec, settings, training_set, batch_size, seed, device)
-    return AlternatingGAN(spec, settings, training_set, batch_size, seed, device)
+        return NestedAnnealedTraining(spec, settings, training_set, batch_size, seed, device, performance)
+    return AlternatingGAN(spec, settings, training_set, batch_size, seed, device, performance)
 
 
 __all__ = ["METHOD_HOSTS", "Method", "ProgressCallback", "TrainingDiverged", "TrainingProgress", "build_method"]

@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+import torch.nn as nn
 
 from nats.data import TrainingSet
+from nats.gpus import Performance, autocast_disabled, strip_compile_prefix
 
 
 @dataclass
@@ -43,17 +45,28 @@ class Method(abc.ABC):
         batch_size: minibatch size for D and G.
         seed: seed for initialisation, latent draws and data order.
         device: where the networks live.
+        performance: bf16 autocast, channels-last and compile options;
+            ``None`` turns them all off.
     """
 
     #: Ways ``sample`` can draw images; the first one is the default.
     sample_modes: tuple[str, ...] = ("generator",)
 
-    def __init__(self, settings: dict, training_set: TrainingSet, batch_size: int, seed: int, device: torch.device):
+    def __init__(
+        self,
+        settings: dict,
+        training_set: TrainingSet,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        performance: Performance | None = None,
+    ):
         self.settings = settings
         self.training_set = training_set
         self.batch_size = batch_size
         self.seed = seed
         self.device = device
+        self.performance = performance or Performance(device)
         self.real_images_shown = 0
         self.d_steps = 0
         self.g_steps = 0
@@ -126,6 +139,11 @@ class Method(abc.ABC):
         self.g_steps = state["g_steps"]
 
 
+def load_network_state(network: nn.Module, state: dict) -> None:
+    """Load a network's state dict, also one saved from a ``torch.compile`` wrapper."""
+    network.load_state_dict(strip_compile_prefix(state))
+
+
 def draw_latents(num_samples: int, z_dim: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Draw z ~ N(0, I) on the CPU from ``generator`` and move it to ``device``.
 
@@ -143,6 +161,10 @@ def generate_in_batches(
 ) -> torch.Tensor:
     """Run ``generator_net`` in eval mode over ``latents`` in batches, on the CPU result.
 
+    Samples are generated in float32, outside any autocast region, because
+    they feed the metrics: bfloat16 rounds values near 1 in steps of 2^-8,
+    about half the 1/127.5 step of the uint8 images the metrics read.
+
     Args:
         generator_net: G; restored to its previous mode afterwards.
         latents: all latent vectors, on G's device.
@@ -155,7 +177,8 @@ def generate_in_batches(
     try:
         outputs = []
         for start in range(0, latents.shape[0], batch_size):
-            batch = generator_net(latents[start : start + batch_size])
+            with autocast_disabled(latents.device.type):
+                batch = generator_net(latents[start : start + batch_size])
             if refine is not None:
                 batch = refine(batch)
             outputs.append(batch.detach().cpu())

@@ -14,6 +14,12 @@ outer iteration:
 ``l_G`` is the host's per-sample G loss, so for hinge and Wasserstein hosts
 the particles move along +grad D, as in CFG.
 
+With bf16 on, only the D updates run under autocast. x_0 = G(z), the
+particle moves and the regression of G stay in float32. The regression
+fits G(z) to x_T = x_0 + (sum of the moves), and a bfloat16 G(z) would add
+rounding noise of about 2% of one level's move (median 7e-4 against 0.03
+per pixel for nats-sngan on 16x16 digits after 20 kimg).
+
 With K = 1 the regression gradient equals eta times the gradient of
 ``mean_i sum_t lambda_t * l_G(D_t(G(z_i) + stopgrad(x_{t-1,i} - x_{0,i})))``,
 where D_t is D as it was at level t: the host's G loss summed over the
@@ -26,6 +32,7 @@ import torch
 from baselines.host import HostGANMethod, HostSpec
 from nats.data import TrainingSet
 from nats.functional_gradient import functional_gradient_step
+from nats.gpus import Performance, autocast_disabled
 from nats.methods.base import ProgressCallback
 from nats.methods.cfg import regression_loss
 from nats.schedules import annealing_weights
@@ -43,33 +50,51 @@ class NestedAnnealedTraining(HostGANMethod):
         batch_size: size of every real batch and of the particle batch.
         seed: seed of initialisation, latents and data order.
         device: where the networks live.
+        performance: bf16 autocast, channels-last and compile options;
+            ``None`` turns them all off.
     """
 
-    def __init__(self, spec: HostSpec, settings: dict, training_set: TrainingSet, batch_size: int, seed: int, device: torch.device):
-        super().__init__(spec, settings, training_set, batch_size, seed, device)
+    def __init__(
+        self,
+        spec: HostSpec,
+        settings: dict,
+        training_set: TrainingSet,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        performance: Performance | None = None,
+    ):
+        super().__init__(spec, settings, training_set, batch_size, seed, device, performance)
         self.weights = annealing_weights(settings["schedule"], settings["num_levels"], settings["rho"])
 
     def move_particles(self, particles: torch.Tensor, level: int) -> torch.Tensor:
         """Move ``particles`` one step down the host's G loss of the current D."""
         step_size = self.settings["eta"] * self.weights[level]
         return functional_gradient_step(
-            particles, self.discriminator, step_size, self.spec.generator_loss, self.settings["grad_normalised"]
+            particles,
+            self.discriminator,
+            step_size,
+            self.spec.generator_loss,
+            self.settings["grad_normalised"],
+            forward=self.performance.forward(self.discriminator),
         )
 
     def regress_generator(self, latents: torch.Tensor, targets: torch.Tensor) -> float:
-        """Take one G step on ``||G(z) - targets||^2 / 2 / batch`` with the host's G optimizer."""
-        loss = regression_loss(self.generator(latents), targets)
-        self.generator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.generator_optimizer.step()
+        """Take one G step on ``||G(z) - targets||^2 / 2 / batch`` with the host's G optimizer, in float32."""
+        # Backward stays in the float32 region too: under an enabled autocast it would recast the matrix products.
+        with autocast_disabled(latents.device.type):
+            loss = regression_loss(self.performance.forward(self.generator)(latents), targets)
+            self.generator_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.generator_optimizer.step()
         self.g_steps += 1
         return loss.item()
 
     def outer_iteration(self) -> dict[str, float]:
         """Run one outer iteration and return its diagnostics."""
         latents = self.latents(self.batch_size)
-        with torch.no_grad():
-            particles = self.generator(latents)
+        with torch.no_grad(), autocast_disabled(latents.device.type):
+            particles = self.performance.forward(self.generator)(latents)
         for level in range(len(self.weights)):
             for _ in range(self.settings["d_updates"]):
                 parts = self.update_discriminator(particles)

@@ -57,3 +57,19 @@ def test_wgan_gp_counts_n_dis_critic_steps_per_generator_step(digits):
     assert model.g_steps == 2
     assert model.d_steps == 5 * model.g_steps
     assert model.real_images_shown == 8 * model.d_steps
+
+
+def test_penalty_ignores_enclosing_autocast():
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(4 * 6 * 6, 1))
+    output_dtypes = []
+    critic.register_forward_hook(lambda _module, _inputs, output: output_dtypes.append(output.dtype))
+    real, fake = torch.randn(2, 8, 1, 6, 6)
+
+    expected = gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        penalty = gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0))
+
+    assert penalty.dtype == torch.float32
+    assert torch.equal(penalty, expected)
+    assert output_dtypes == [torch.float32, torch.float32]
