@@ -144,3 +144,15 @@ def test_tiny_grid_runs_end_to_end(tmp_path):
         assert png_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{png_file.name} is not a PNG file"
     for pdf_file in pdf_files:
         assert pdf_file.read_bytes()[:5] == b"%PDF-", f"{pdf_file.name} is not a PDF file"
+
+    report_file = tmp_path / "report.html"
+    report = run_snakemake(
+        "--directory", str(tmp_path), "--configfile", str(TINY_CONFIG), "--report", str(report_file),
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stderr[-4000:]
+    report_html = report_file.read_text(errors="replace")
+    assert "main.csv" in report_html
+    assert "Welch" in report_html, "the table caption is missing from the report"
+    assert "digits_annealed-cfg_seed0.png" in report_html

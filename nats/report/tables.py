@@ -33,7 +33,7 @@ from nats.report.aggregate import PROTOCOL_PREFIX, read_metrics_csv, write_atomi
 
 logger = logging.getLogger(__name__)
 
-DATASET_ORDER = ("digits", "ring8", "grid25")
+DATASET_ORDER = ("digits", "ring8", "grid25", "mnist", "svhn", "cifar10", "stl10", "celeba", "lsun-church", "lsun-bedroom")
 METHOD_ORDER = ("cfg", "annealed-cfg", "wgan-gp", "sngan", "nats-wgan-gp", "nats-sngan")
 SAMPLE_MODE_ORDER = ("refined", "generator")
 
