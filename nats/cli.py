@@ -163,14 +163,22 @@ def _run_classifier(args: argparse.Namespace) -> None:
 IMAGE_SET_OPTIONS = ("config", "protocol", "dataset", "label", "seed", "sample_mode")
 
 
+# GPU claims of this process, held until it exits so that concurrent jobs
+# on one machine each keep a GPU of their own.
+_GPU_CLAIMS = []
+
+
 def _resolve_device(device: str | None, default: str) -> str:
     device = default if device is None else device
-    if device != "auto":
+    if device == "cpu":
         return device
 
-    import torch
+    from nats.training import claim_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    resolved, gpu_claim = claim_device(device)
+    if gpu_claim is not None:
+        _GPU_CLAIMS.append(gpu_claim)
+    return str(resolved)
 
 
 def _run_evaluate(args: argparse.Namespace) -> None:
@@ -193,7 +201,13 @@ def _run_evaluate(args: argparse.Namespace) -> None:
     from nats.evaluation import evaluate_run
 
     options = {} if args.cache_dir is None else {"cache_dir": args.cache_dir}
-    device = None if args.device is None else _resolve_device(args.device, "auto")
+    from nats.runs import CONFIG_FILE, read_run_config
+
+    device = args.device
+    if device is None and (args.run_dir / CONFIG_FILE).is_file():
+        device = read_run_config(args.run_dir)["training"].get("device", "cpu")
+    if device is not None:
+        device = _resolve_device(device, "auto")
     records = evaluate_run(args.run_dir, args.out, args.classifier, args.samples, device=device, evaluation=evaluation, **options)
     logger.info("wrote %d metric records to %s", len(records), args.out)
 

@@ -201,7 +201,8 @@ def rule_resources(config: dict, rule: str) -> dict:
 
     Returns:
         The resources as Snakemake takes them (``mem_mb``, ``runtime`` in
-        minutes, ``gpu``, and any SLURM keys the config sets).
+        minutes, ``gpu``, and any SLURM keys the config sets). Training and
+        evaluation ask for one GPU by default when ``device`` is not ``cpu``.
 
     Raises:
         ConfigError: for an unknown key or a value of the wrong type.
@@ -218,7 +219,12 @@ def rule_resources(config: dict, rule: str) -> dict:
                 raise ConfigError(f"{where}.{key} must be an integer >= {minimum}, got {value!r}")
         elif not isinstance(value, str) or not value:
             raise ConfigError(f"{where}.{key} must be a non-empty string, got {value!r}")
-    return {**RESOURCE_DEFAULTS[rule], **block}
+    resources = {**RESOURCE_DEFAULTS[rule], **block}
+    if "gpu" not in block and rule in ("train", "evaluate") and config.get("device", "cpu") != "cpu":
+        # A job that may use a GPU asks for one, so that --resources gpu=N
+        # (or a cluster) runs at most as many such jobs as there are GPUs.
+        resources["gpu"] = 1
+    return resources
 
 
 def _validate_training_values(settings: dict, where: str) -> None:

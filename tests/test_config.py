@@ -420,3 +420,14 @@ def test_bf16_is_a_conflict_but_compile_is_not():
 
     assert run_settings_conflicts(existing, faster) == []
     assert run_settings_conflicts(existing, lower_precision) == ["training.bf16"]
+
+
+def test_jobs_that_may_use_a_gpu_ask_for_one_by_default():
+    config = image_config()
+    config["device"] = "auto"
+
+    assert rule_resources(config, "train")["gpu"] == 1
+    assert rule_resources(config, "evaluate")["gpu"] == 1
+    assert rule_resources(config, "classifier")["gpu"] == 0
+    config["resources"] = {"train": {"gpu": 0}}
+    assert rule_resources(config, "train")["gpu"] == 0
