@@ -147,6 +147,9 @@ class CompositeFunctionalGradientGAN(Method):
         allow it; only fakes for D training use it, never regression targets.
         """
         context = self.performance.autocast() if autocast else autocast_disabled(latents.device.type)
+        # NOTE: G~ stays in training mode here, so with g_batch_norm its batch
+        # norm uses the batch's statistics and updates its running ones. The
+        # author code (cfg-gan-pt) generates fakes and targets in eval mode.
         with torch.no_grad(), context:
             samples = self.performance.forward(self.approximator)(latents).float()
         return chain.move(samples)
