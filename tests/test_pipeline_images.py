@@ -1,8 +1,8 @@
 """The Snakemake workflow on an image dataset: CIFAR-10 files, paper nets, Inception protocols.
 
-The dataset is a tiny CIFAR-10 written in its real on-disk format, and the
+The dataset is a tiny CIFAR-10 written in its real on-disk format. The
 Inception weights are files of random values in the libraries' formats, so
-the numbers mean nothing; the test checks that every step of a paper-style
+the numbers mean nothing. The test checks that every step of a paper-style
 grid runs and records what it should.
 """
 

@@ -1,9 +1,9 @@
 """Get an image dataset ready before any run trains on it.
 
 The pipeline runs this once per image dataset of a grid, on the machine that
-submits the jobs, so that a download happens once (and where the network is)
-rather than in every training job at the same time, and so that a missing
-dataset stops the grid before training with the path and layout it expects.
+submits the jobs. A download then happens once, where the network is,
+rather than in every training job at the same time. A missing dataset stops
+the grid before training, with the path and layout it expects.
 """
 
 import logging
