@@ -613,7 +613,7 @@ def add_fid_cross_check(records: list[dict], tolerance: float) -> list[dict]:
         else:
             advice = "check both weights files"
         logger.warning(
-            "FID CROSS-CHECK FAILED for %s seed %s at %s (%s): torch-fidelity %s = %.6g but clean-fid "
+            "FID CROSS-CHECK FAILED for %s seed %s at %s, sample mode %s: torch-fidelity %s = %.6g but clean-fid "
             "legacy_tensorflow %s = %.6g, relative difference %.3g above the tolerance %.3g; %s "
             "(sha256 %s and %s)",
             torch_fidelity_fid["method"], torch_fidelity_fid["seed"], torch_fidelity_fid["checkpoint"],
