@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from nats.defaults import (
+    ARCHITECTURE_RESOLUTIONS,
     ARCHITECTURES,
     DATASET_DEFAULTS,
     DATASET_SOURCES,
@@ -118,7 +119,30 @@ def validate_config(config: dict) -> None:
 
     for dataset in config["datasets"]:
         for method in config["methods"]:
-            resolve_run_config(config, dataset, method, config["seeds"][0])
+            _check_architecture_fits(resolve_run_config(config, dataset, method, config["seeds"][0]))
+
+
+def _check_architecture_fits(run_config: dict) -> None:
+    """Reject a paper architecture on data it cannot build nets for, before any job starts."""
+    architecture = run_config["method"]["architecture"]
+    if architecture == "auto":
+        return
+    dataset = run_config["dataset"]["name"]
+    method = run_config["method"]["name"]
+    resolution = run_config["dataset"].get("resolution")
+    if resolution is None:
+        raise ConfigError(
+            f"architecture {architecture!r} of {method} on {dataset} builds image nets, but {dataset} is 2D point data; "
+            f"set architecture: auto for it (in overrides.{dataset}.{method} or overrides.{dataset}.all)"
+        )
+    supported = ARCHITECTURE_RESOLUTIONS[architecture]
+    if resolution not in supported:
+        sides = ", ".join(f"{side}x{side}" for side in supported)
+        raise ConfigError(
+            f"architecture {architecture!r} of {method} on {dataset} supports {sides} images, but "
+            f"datasets.{dataset}.resolution is {resolution}; change the resolution or pick another architecture "
+            f"in overrides.{dataset}.{method}"
+        )
 
 
 def dataset_source(name: str, settings: dict | None) -> str:
@@ -189,6 +213,7 @@ def _validate_performance(block) -> dict:
 
 
 RESOURCE_INTEGER_KEYS = ("mem_mb", "runtime", "gpu", "cpus_per_task")
+TRAIN_SLURM_SIGNAL = "--signal=TERM@300"
 RESOURCE_TEXT_KEYS = ("slurm_partition", "slurm_account", "gpu_model", "slurm_extra", "constraint", "qos")
 
 
@@ -202,7 +227,9 @@ def rule_resources(config: dict, rule: str) -> dict:
     Returns:
         The resources as Snakemake takes them (``mem_mb``, ``runtime`` in
         minutes, ``gpu``, and any SLURM keys the config sets). Training and
-        evaluation ask for one GPU by default when ``device`` is not ``cpu``.
+        evaluation ask for one GPU by default when ``device`` is not ``cpu``,
+        and training always asks SLURM for SIGTERM 5 minutes before its time
+        limit (added to ``slurm_extra`` unless that sets ``--signal`` itself).
 
     Raises:
         ConfigError: for an unknown key or a value of the wrong type.
@@ -220,6 +247,12 @@ def rule_resources(config: dict, rule: str) -> dict:
         elif not isinstance(value, str) or not value:
             raise ConfigError(f"{where}.{key} must be a non-empty string, got {value!r}")
     resources = {**RESOURCE_DEFAULTS[rule], **block}
+    if rule == "train":
+        # SLURM then sends SIGTERM 5 minutes before the time limit, and the
+        # run saves a checkpoint that a resubmitted job resumes from.
+        extra = block.get("slurm_extra", "")
+        if "--signal" not in extra:
+            resources["slurm_extra"] = f"{extra} {TRAIN_SLURM_SIGNAL}".strip()
     if "gpu" not in block and rule in ("train", "evaluate") and config.get("device", "cpu") != "cpu":
         # A job that may use a GPU asks for one, so that --resources gpu=N
         # (or a cluster) runs at most as many such jobs as there are GPUs.

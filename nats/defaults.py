@@ -118,8 +118,17 @@ DATASET_DEFAULTS = {
 DATASET_SOURCES = tuple(name for name in DATASET_DEFAULTS if name not in ("digits", "ring8", "grid25"))
 IN_MEMORY_CHOICES = ("auto", True, False)
 
-# Network architectures selectable with the "architecture" method setting.
-ARCHITECTURES = ("auto", "cfg-dcgan", "cfg-resnet4", "sngan-resnet", "wgangp-resnet")
+# Network architectures selectable with the "architecture" method setting,
+# with the image sides each supports (None: any side the nets can build).
+# nats/networks/registry.py builds them; a test keeps the two in step.
+ARCHITECTURE_RESOLUTIONS = {
+    "auto": None,
+    "cfg-dcgan": (16, 32, 64),
+    "cfg-resnet4": (64,),
+    "sngan-resnet": (32, 48),
+    "wgangp-resnet": (32,),
+}
+ARCHITECTURES = tuple(ARCHITECTURE_RESOLUTIONS)
 
 # Speed settings of training on a GPU. They are no-ops on a CPU, where
 # results stay bit-identical whatever their values.

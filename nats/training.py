@@ -78,6 +78,8 @@ def claim_device(name: str) -> tuple[torch.device, GpuClaim | None]:
     """
     gpu_claim = claim_gpu() if name in ("cuda", "auto") else None
     device = resolve_device(name)
+    if name == "auto" and device.type == "cpu":
+        logger.warning("device is auto and torch sees no CUDA device, so this job runs on the CPU; set device: cuda to fail instead")
     if gpu_claim is not None and device.type != "cuda":
         gpu_claim.release()
         gpu_claim = None

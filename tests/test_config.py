@@ -24,6 +24,7 @@ from nats.config import (
     validate_config,
 )
 from nats.defaults import (
+    ARCHITECTURE_RESOLUTIONS,
     ARCHITECTURES,
     DATASET_DEFAULTS,
     DATASET_SOURCES,
@@ -386,7 +387,9 @@ def test_rule_resources_merge_defaults_with_the_config():
     config = image_config()
     config["resources"] = {"train": {"gpu": 1, "slurm_partition": "gpu", "runtime": 2880}}
 
-    assert rule_resources(config, "train") == {"mem_mb": 4096, "runtime": 2880, "gpu": 1, "slurm_partition": "gpu"}
+    assert rule_resources(config, "train") == {
+        "mem_mb": 4096, "runtime": 2880, "gpu": 1, "slurm_partition": "gpu", "slurm_extra": "--signal=TERM@300",
+    }
     assert rule_resources(config, "evaluate") == RESOURCE_DEFAULTS["evaluate"]
 
 
@@ -431,3 +434,36 @@ def test_jobs_that_may_use_a_gpu_ask_for_one_by_default():
     assert rule_resources(config, "classifier")["gpu"] == 0
     config["resources"] = {"train": {"gpu": 0}}
     assert rule_resources(config, "train")["gpu"] == 0
+
+
+def test_architecture_resolutions_match_the_network_registry():
+    from nats.networks import ARCHITECTURES as REGISTRY
+
+    assert set(REGISTRY) == set(ARCHITECTURE_RESOLUTIONS)
+    for name, resolutions in ARCHITECTURE_RESOLUTIONS.items():
+        assert REGISTRY[name].resolutions == resolutions, name
+
+
+def test_architecture_at_an_unsupported_resolution_fails_validation():
+    config = image_config()
+    config["methods"]["sngan"]["architecture"] = "cfg-resnet4"
+
+    with pytest.raises(ConfigError, match="supports 64x64 images, but datasets.cifar10.resolution is 32"):
+        validate_config(config)
+
+
+def test_paper_architecture_on_2d_points_fails_validation():
+    config = image_config()
+    config["datasets"] = {"ring8": {}}
+
+    with pytest.raises(ConfigError, match="ring8 is 2D point data; set architecture: auto"):
+        validate_config(config)
+
+
+def test_slurm_extra_of_the_config_keeps_the_checkpoint_signal():
+    config = image_config()
+    config["resources"] = {"train": {"slurm_extra": "--exclusive"}}
+
+    assert rule_resources(config, "train")["slurm_extra"] == "--exclusive --signal=TERM@300"
+    config["resources"] = {"train": {"slurm_extra": "--signal=USR1@600"}}
+    assert rule_resources(config, "train")["slurm_extra"] == "--signal=USR1@600"

@@ -169,3 +169,28 @@ def test_paper_networks_match_the_published_ones(paper_config):
                 assert {key: settings[key] for key in expected} == expected, (dataset, method)
                 checked += 1
     assert checked >= 20
+
+
+def test_missing_inception_weights_stop_the_workflow_before_any_job(tmp_path):
+    config = {
+        "name": "no-weights",
+        "seeds": [0],
+        "datasets": {"digits": {"budget_kimg": 0.1, "snapshot_kimg": 0.1}},
+        "methods": {"sngan": {}},
+        "evaluation": {
+            "images": {"protocols": ["legacy"]},
+            "inception_weights": {"clean_fid": str(tmp_path / "missing.pt")},
+        },
+    }
+    config_file = tmp_path / "no-weights.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO_DIR / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(config_file)]
+
+    dry = subprocess.run([*command, "--dry-run"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    real = subprocess.run([*command, "--cores", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert real.returncode != 0
+    assert f"the file {str(tmp_path / 'missing.pt')!r} does not exist" in real.stderr
+    assert not (tmp_path / "results").exists()

@@ -115,3 +115,26 @@ def check_existing_runs() -> None:
 
 
 check_existing_runs()
+
+
+def check_inception_weights() -> None:
+    """Stop before any job runs if a selected image protocol lacks its Inception weights file.
+
+    Without this, a missing file would surface in the first evaluation job,
+    after its run had trained.
+    """
+    from nats.metrics.weights import CLEANFID_WEIGHTS, TORCH_FIDELITY_WEIGHTS, find_weights
+
+    library_weights = {"inception": ("torch_fidelity", TORCH_FIDELITY_WEIGHTS)}
+    library_weights["clean"] = library_weights["legacy"] = ("clean_fid", CLEANFID_WEIGHTS)
+    for dataset in DATASETS:
+        image_settings = resolve_run_config(config, dataset, METHODS[0], SEEDS[0])["evaluation"].get("images")
+        for protocol in (image_settings or {}).get("protocols", {}):
+            key, weights = library_weights[protocol]
+            find_weights(weights, image_settings["inception_weights"][key])
+
+
+# Snakemake runs onstart only when it executes jobs, so a dry run or a
+# report on a machine without the weights still works.
+onstart:
+    check_inception_weights()
