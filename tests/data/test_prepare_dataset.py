@@ -45,3 +45,39 @@ def test_dataset_that_needs_a_manual_download_says_so(no_network, tmp_path, caps
     message = capsys.readouterr().err
     assert status == EXIT_INVALID_INPUT
     assert str(tmp_path) in message
+
+
+def test_imagefolder_path_that_is_a_file_says_so(tmp_path, capsys):
+    archive = tmp_path / "shapes.npz"
+    archive.write_bytes(b"not a folder")
+    settings = {"source": "imagefolder", "path": str(archive), "resolution": 32}
+
+    status = main(["prepare-data", "--dataset", "shapes", "--settings", json.dumps(settings), "--out", str(tmp_path / "m.json")])
+
+    message = capsys.readouterr().err
+    assert status == EXIT_INVALID_INPUT
+    assert "is a file, not a folder of images" in message
+    assert "source: npz" in message
+
+
+def test_missing_dataset_message_names_the_resolved_data_root_once(no_network, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = {"source": "cifar10", "data_root": "data", "download": False, "resolution": 32}
+
+    main(["prepare-data", "--dataset", "cifar10", "--settings", json.dumps(settings), "--out", str(tmp_path / "m.json")])
+
+    message = capsys.readouterr().err
+    assert f"data_root 'data' resolves to {str(tmp_path / 'data')!r}" in message
+
+
+def test_float_npz_without_negative_values_is_flagged(tmp_path, caplog):
+    import numpy as np
+
+    archive = tmp_path / "unit-range.npz"
+    np.savez(archive, images=np.random.default_rng(0).random((5, 8, 8, 3)).astype(np.float32))
+    settings = {"source": "npz", "path": str(archive), "resolution": 8}
+
+    status = main(["prepare-data", "--dataset", "unit", "--settings", json.dumps(settings), "--out", str(tmp_path / "m.json")])
+
+    assert status == 0
+    assert "rescale them to 2 * x - 1" in caplog.text

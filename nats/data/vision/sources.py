@@ -148,9 +148,13 @@ class ImageSource:
     def not_found_error(self, split: str, missing: list[Path]) -> DatasetNotFoundError:
         first_missing = ", ".join(f"{str(path)!r}" for path in missing[:3])
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        data_root = self.settings.get("data_root")
+        resolved = None if data_root is None else str(Path(data_root).resolve())
+        where = f" (data_root {data_root!r} resolves to {resolved!r})" if resolved not in (None, str(data_root)) else ""
+        if "path" in self.settings and self.settings.get("path"):
+            where = ""
         return DatasetNotFoundError(
-            f"{self.title} ({split} split) not found: missing {first_missing}{more} "
-            f"(data_root {self.settings['data_root']!r} is {str(self.data_root.resolve())!r}). "
+            f"{self.title} ({split} split) not found: missing {first_missing}{more}{where}. "
             f"Expected layout: {self.layout()}. Fix: {self.fix()}"
         )
 
@@ -547,6 +551,11 @@ class ImageFolderSource(ImageSource):
         return [self.folder]
 
     def missing_paths(self, split: str) -> list[Path]:
+        if self.folder.is_file():
+            raise DatasetNotFoundError(
+                f"path {str(self.folder)!r} is a file, not a folder of images; set path to a folder, "
+                "or use source: npz for an .npz file"
+            )
         if not self.folder.is_dir():
             return [self.folder]
         if _first_image_file(self.folder) is None:
@@ -679,6 +688,12 @@ def load_npz_pixels(path: Path, key: str | None) -> np.ndarray:
             raise InvalidImageArray(
                 f"{path}[{key}]: float images must lie in [-1, 1], got values in [{low:.3g}, {high:.3g}]; "
                 "store uint8 pixels or rescale"
+            )
+        if low >= 0.0:
+            logger.warning(
+                "%s[%s]: float images have no negative value (range [%.3g, %.3g]); they are read as images in "
+                "[-1, 1], so if they are in [0, 1], rescale them to 2 * x - 1 or store uint8 pixels",
+                path, key, low, high,
             )
         return np.round(127.5 * np.clip(array, -1.0, 1.0) + 127.5).astype(np.uint8)
     raise InvalidImageArray(f"{path}[{key}]: expected uint8 or float images, got dtype {array.dtype}")
