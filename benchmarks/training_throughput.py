@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise SystemExit(f"--steps and --rounds must be >= 1 and --warmup >= 0, got {args.steps}, {args.rounds}, {args.warmup}")
     unknown = [key for key, _ in args.settings if not any(key in METHOD_DEFAULTS[method] for method in args.methods)]
     if unknown:
-        raise SystemExit(f"--set keys {', '.join(unknown)} are settings of none of the methods {', '.join(args.methods)}")
+        raise SystemExit(f"--set keys {', '.join(unknown)} are settings of none of the methods {', '.join(args.methods)}; drop them, or add a method that has them")
     device = torch.device(args.device)
     if args.batch_size > args.num_images:
         raise SystemExit(f"--batch-size {args.batch_size} exceeds --num-images {args.num_images}; raise --num-images")
