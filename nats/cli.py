@@ -228,11 +228,19 @@ def _run_evaluate_images(args: argparse.Namespace) -> None:
 
     from nats.evaluation import evaluate_images
 
+    dataset_settings = None
+    if args.dataset in config["datasets"]:
+        from nats.config import resolve_run_config
+
+        run_config = resolve_run_config(config, args.dataset, next(iter(config["methods"])), config["seeds"][0])
+        if "source" in run_config["dataset"]:
+            dataset_settings = run_config["dataset"]
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
     records = evaluate_images(
         args.images, args.out, args.protocol, config.get("evaluation") or {}, config_name=config["name"],
         dataset=args.dataset, label=args.label, seed=args.seed, sample_mode=args.sample_mode,
-        device=_resolve_device(args.device, "auto"), cache_dir=args.cache_dir,
+        device=_resolve_device(args.device, "auto"), cache_dir=args.cache_dir, dataset_settings=dataset_settings,
     )
     logger.info("wrote %d metric records to %s", len(records), args.out)
 

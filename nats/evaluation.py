@@ -480,6 +480,7 @@ def evaluate_images(
     device: str = "cpu",
     cache_dir: Path | None = None,
     min_fid_samples: int = MIN_FID_SAMPLES,
+    dataset_settings: dict | None = None,
 ) -> list[dict]:
     """Score an image set from disk under image protocols and write its records.
 
@@ -509,6 +510,9 @@ def evaluate_images(
         cache_dir: folder of cached real features; ``None`` uses
             ``evaluation.images.cache_dir``.
         min_fid_samples: minimum number of images per side for FID; only tests lower it.
+        dataset_settings: the resolved settings of ``dataset`` when it is an
+            image dataset of the config; protocols without a reference then
+            compare against its ``reference_split``.
 
     Returns:
         The records written, protocol by protocol in the order selected.
@@ -526,7 +530,9 @@ def evaluate_images(
 
     if isinstance(protocol_names, str):
         protocol_names = [protocol_names]
-    image_settings = resolve_image_set_protocols(evaluation_config or {}, dataset, protocol_names)
+    image_settings = resolve_image_set_protocols(
+        evaluation_config or {}, dataset, protocol_names, image_dataset=dataset_settings is not None
+    )
 
     images = load_image_set(images_path)
     try:
@@ -536,7 +542,8 @@ def evaluate_images(
 
     scorers = [
         make_image_scorer(
-            name, settings, image_settings, images.shape[-1], device, cache_dir, min_fid_samples, num_images=len(images)
+            name, settings, image_settings, images.shape[-1], device, cache_dir, min_fid_samples, num_images=len(images),
+            dataset_settings=dataset_settings,
         )
         for name, settings in image_settings["protocols"].items()
     ]

@@ -449,3 +449,27 @@ def test_evaluate_images_cross_checks_fid(tmp_path, caplog):
     assert records[0]["fid_cross_check_relative_difference"] > 0.01
     assert "FID CROSS-CHECK FAILED" in caplog.text
     assert "weights that are not the published file (torch-fidelity and clean-fid)" in caplog.text
+
+
+def test_evaluate_images_of_a_config_dataset_compare_against_its_training_split(tmp_path):
+    from tests.data.image_files import CIFAR10_BATCH_SIZES, write_cifar10
+
+    config_path = write_image_config(tmp_path, ["clean"])
+    config = yaml.safe_load(config_path.read_text())
+    write_cifar10(tmp_path / "data")
+    config["datasets"] = {"cifar10": {"data_root": str(tmp_path / "data")}}
+    config["evaluation"]["clean"].update(reference=None, num_generated=12, kid_subset_size=4)
+    config_path.write_text(yaml.safe_dump(config))
+    pixels = np.random.default_rng(1).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    np.savez(tmp_path / "generated32.npz", images=pixels)
+    out = tmp_path / "metrics.jsonl"
+
+    status = cli.main([
+        "evaluate", "--images", str(tmp_path / "generated32.npz"), "--config", str(config_path), "--out", str(out),
+        "--dataset", "cifar10", "--device", "cpu",
+    ])
+
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert status == 0
+    assert records[0]["protocol"]["reference"] == "cifar10-train-32px"
+    assert records[0]["protocol"]["num_real"] == sum(CIFAR10_BATCH_SIZES)

@@ -161,7 +161,7 @@ def resolve_image_protocols(evaluation_config: dict, dataset: str, image_dataset
 
 
 def resolve_image_set_protocols(
-    evaluation_config: dict, dataset: str | None, protocol_names: list[str] | None = None
+    evaluation_config: dict, dataset: str | None, protocol_names: list[str] | None = None, image_dataset: bool = False
 ) -> dict:
     """Resolve the image protocols that score an image set from disk.
 
@@ -174,6 +174,9 @@ def resolve_image_set_protocols(
         dataset: the dataset the images imitate, or ``None`` if not known.
         protocol_names: the protocols to run; ``None`` runs those listed in
             ``evaluation.images.protocols``.
+        image_dataset: whether ``dataset`` is an image dataset of the config
+            (CIFAR-10, an image folder, ...); a protocol without a reference
+            then compares against its ``reference_split``.
 
     Returns:
         The structure ``resolve_image_protocols`` returns, for the selected
@@ -196,7 +199,7 @@ def resolve_image_set_protocols(
         )
 
     for name in selected:
-        if protocols[name]["reference"] is not None:
+        if protocols[name]["reference"] is not None or image_dataset:
             continue
         if dataset in IMAGE_DATASETS:
             protocols[name]["reference"] = dataset
@@ -205,6 +208,7 @@ def resolve_image_set_protocols(
         missing = "no dataset is given" if dataset is None else f"dataset {dataset!r} has no bundled reference"
         raise ProtocolSettingsError(
             f"evaluation.{name}.reference is not set and {missing}; set evaluation.{name}.reference to a .npz file "
-            f"or image folder of real images, or pass --dataset {' or '.join(IMAGE_DATASETS)} to use the bundled images"
+            f"or image folder of real images, or pass --dataset {' or '.join(IMAGE_DATASETS)} to use the bundled images "
+            "(or the name of an image dataset of the config, such as cifar10, to use its training split)"
         )
     return _resolved(images, weights, protocols, selected)
