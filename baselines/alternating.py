@@ -10,19 +10,21 @@ class AlternatingGAN(HostGANMethod):
     """Train a host GAN the way its paper does."""
 
     def generator_step(self) -> float:
-        """One G optimizer step on the host's mean generator loss."""
+        """Take one G optimizer step on the host's mean generator loss over ``generator_batch_size`` latents."""
         generator = self.performance.forward(self.generator)
         discriminator = self.performance.forward(self.discriminator)
         with self.performance.autocast():
-            scores = discriminator(generator(self.latents(self.batch_size)))
+            scores = discriminator(generator(self.latents(self.generator_batch_size)))
         loss = self.spec.generator_loss(scores.float()).mean()
         self.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.decay_learning_rate(self.generator_optimizer, self.spec.lr_g)
         self.generator_optimizer.step()
         self.g_steps += 1
         return loss.item()
 
     def train(self, budget_kimg: float, on_progress: ProgressCallback | None = None) -> None:
+        self.budget_kimg = budget_kimg
         while self.kimg < budget_kimg:
             for _ in range(self.spec.n_dis):
                 with torch.no_grad(), self.performance.autocast():

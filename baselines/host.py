@@ -16,6 +16,47 @@ from nats.networks import build_networks
 DiscriminatorLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Regulariser = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
+LR_DECAYS = ("none", "linear")
+
+
+def learning_rate_scale(lr_decay: str, kimg: float, budget_kimg: float) -> float:
+    """Return the factor on the initial learning rate at ``kimg`` of a ``budget_kimg`` run.
+
+    Args:
+        lr_decay: ``"none"`` (always 1) or ``"linear"`` (``1 - kimg / budget_kimg``,
+            clamped at 0 because the last iteration may end past the budget).
+        kimg: thousands of real samples shown to D so far.
+        budget_kimg: training length passed to ``Method.train``.
+
+    Returns:
+        The factor, in [0, 1].
+
+    Raises:
+        ValueError: for an unknown ``lr_decay``.
+    """
+    if lr_decay == "none":
+        return 1.0
+    if lr_decay == "linear":
+        return max(0.0, 1.0 - kimg / budget_kimg)
+    raise ValueError(f"unknown lr_decay {lr_decay!r}; expected one of {', '.join(LR_DECAYS)}")
+
+
+def recipe_settings(settings: dict) -> tuple[int, str]:
+    """Read and check ``(g_batch_multiplier, lr_decay)`` from method settings.
+
+    Settings built without these keys get the defaults 1 and ``"none"``.
+
+    Raises:
+        ValueError: for a multiplier that is not an integer >= 1 or an unknown decay.
+    """
+    multiplier = settings.get("g_batch_multiplier", 1)
+    if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 1:
+        raise ValueError(f"g_batch_multiplier must be an integer >= 1, got {multiplier!r}")
+    lr_decay = settings.get("lr_decay", "none")
+    if lr_decay not in LR_DECAYS:
+        raise ValueError(f"unknown lr_decay {lr_decay!r}; expected one of {', '.join(LR_DECAYS)}")
+    return multiplier, lr_decay
+
 
 @dataclass
 class HostSpec:
@@ -32,6 +73,10 @@ class HostSpec:
         lr_d: Adam learning rate of D.
         lr_g: Adam learning rate of G.
         betas: Adam betas of both optimizers.
+        g_batch_multiplier: the G step draws ``batch_size * g_batch_multiplier``
+            latents (2 in the SNGAN and WGAN-GP CIFAR-10 recipes).
+        lr_decay: ``"none"``, or ``"linear"`` to decay both learning rates
+            to zero at the training budget.
     """
 
     name: str
@@ -43,6 +88,8 @@ class HostSpec:
     lr_d: float
     lr_g: float
     betas: tuple[float, float]
+    g_batch_multiplier: int = 1
+    lr_decay: str = "none"
 
     def build_networks(self, settings: dict, training_set: TrainingSet) -> tuple[nn.Module, nn.Module]:
         return build_networks(settings, training_set, spectral_norm=self.spectral_norm)
@@ -103,7 +150,8 @@ class HostGANMethod(Method):
         spec: the host GAN.
         settings: method settings (networks, optimizers, n_dis, ...).
         training_set: real data on ``device``.
-        batch_size: size of every real and fake batch.
+        batch_size: size of every real batch and of every fake batch of D;
+            the G step draws ``batch_size * spec.g_batch_multiplier`` latents.
         seed: seed of initialisation, latents and data order.
         device: where the networks live.
         performance: bf16 autocast, channels-last and compile options;
@@ -127,6 +175,30 @@ class HostGANMethod(Method):
         self.performance.prepare_network(self.discriminator.to(device))
         self.generator_optimizer, self.discriminator_optimizer = spec.make_optimizers(self.generator, self.discriminator)
         self.real_batches = RealBatches(training_set, batch_size, self.rng)
+        self.budget_kimg: float | None = None
+
+    @property
+    def generator_batch_size(self) -> int:
+        """Number of latents of one G step."""
+        return self.batch_size * self.spec.g_batch_multiplier
+
+    def decay_learning_rate(self, optimizer: torch.optim.Optimizer, initial_lr: float) -> None:
+        """Set ``optimizer``'s learning rate from the current kimg and the host's ``lr_decay``.
+
+        Called before every optimizer step, so the rate depends only on the
+        kimg counter and the budget, which makes a resumed run take the
+        same steps as a straight one.
+
+        NOTE: a finished run extended to a larger budget raises the rate
+        again, so it does not match a run trained to that budget from the start.
+        """
+        if self.spec.lr_decay == "none":
+            return
+        if self.budget_kimg is None:
+            raise RuntimeError("lr_decay needs the budget: call train(budget_kimg) before an optimizer step")
+        lr = initial_lr * learning_rate_scale(self.spec.lr_decay, self.kimg, self.budget_kimg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
 
     def latents(self, num_samples: int) -> torch.Tensor:
         return draw_latents(num_samples, self.settings["z_dim"], self.rng, self.device)
@@ -137,6 +209,7 @@ class HostGANMethod(Method):
         loss, parts = self.spec.total_discriminator_loss(self.discriminator, real, fake.detach(), self.rng, self.performance)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.decay_learning_rate(self.discriminator_optimizer, self.spec.lr_d)
         self.discriminator_optimizer.step()
         self.real_images_shown += real.shape[0]
         self.d_steps += 1

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from baselines.host import HostSpec
+from baselines.host import HostSpec, recipe_settings
 
 
 def hinge_discriminator_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:
@@ -16,6 +16,7 @@ def hinge_generator_loss(scores_fake: torch.Tensor) -> torch.Tensor:
 
 def sngan_spec(settings: dict) -> HostSpec:
     """Build the SNGAN host from method settings."""
+    g_batch_multiplier, lr_decay = recipe_settings(settings)
     return HostSpec(
         name="sngan",
         discriminator_loss=hinge_discriminator_loss,
@@ -26,4 +27,6 @@ def sngan_spec(settings: dict) -> HostSpec:
         lr_d=settings["lr_d"],
         lr_g=settings["lr_g"],
         betas=(settings["beta1"], settings["beta2"]),
+        g_batch_multiplier=g_batch_multiplier,
+        lr_decay=lr_decay,
     )

@@ -3,7 +3,7 @@
 import torch
 import torch.nn as nn
 
-from baselines.host import HostSpec
+from baselines.host import HostSpec, recipe_settings
 from nats.gpus import autocast_disabled
 
 
@@ -62,6 +62,7 @@ def wgan_gp_spec(settings: dict) -> HostSpec:
     def penalty(critic, real, fake, generator):
         return gradient_penalty(critic, real, fake, generator, weight=weight)
 
+    g_batch_multiplier, lr_decay = recipe_settings(settings)
     return HostSpec(
         name="wgan-gp",
         discriminator_loss=wasserstein_discriminator_loss,
@@ -72,4 +73,6 @@ def wgan_gp_spec(settings: dict) -> HostSpec:
         lr_d=settings["lr_d"],
         lr_g=settings["lr_g"],
         betas=(settings["beta1"], settings["beta2"]),
+        g_batch_multiplier=g_batch_multiplier,
+        lr_decay=lr_decay,
     )

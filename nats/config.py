@@ -366,6 +366,7 @@ SETTING_RANGES = {
     "num_targets": POSITIVE_INTEGER,
     "approx_epochs": POSITIVE_INTEGER,
     "n_dis": POSITIVE_INTEGER,
+    "g_batch_multiplier": POSITIVE_INTEGER,
     "g_regression_steps": POSITIVE_INTEGER,
     "num_levels": Range("integer", minimum=1, nullable=True),
     "init_fit_steps": NON_NEGATIVE_INTEGER,
@@ -382,6 +383,12 @@ def _validate_setting_values(settings: dict, where: str) -> None:
     if "schedule" in settings and settings["schedule"] not in SCHEDULES:
         raise ConfigError(
             f"{where}.schedule {settings['schedule']!r} is unknown; expected one of {', '.join(SCHEDULES)}"
+        )
+    # The decays of baselines.host.LR_DECAYS, spelt out because baselines imports this module.
+    lr_decays = ("none", "linear")
+    if "lr_decay" in settings and settings["lr_decay"] not in lr_decays:
+        raise ConfigError(
+            f"{where}.lr_decay {settings['lr_decay']!r} is unknown; expected one of {', '.join(lr_decays)}"
         )
     for key, value in settings.items():
         allowed = SETTING_RANGES.get(key)

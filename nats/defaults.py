@@ -56,6 +56,8 @@ WGAN_GP_DEFAULTS = {
     "beta2": 0.9,
     "n_dis": 5,
     "gp_weight": 10.0,
+    "g_batch_multiplier": 1,
+    "lr_decay": "none",
 }
 
 # SNGAN (Miyato et al. 2018), unconditional: hinge loss, spectral norm on
@@ -67,6 +69,8 @@ SNGAN_DEFAULTS = {
     "beta1": 0.0,
     "beta2": 0.9,
     "n_dis": 5,
+    "g_batch_multiplier": 1,
+    "lr_decay": "none",
 }
 
 # NATS around a host: T annealing levels (None: the host's n_dis), U D

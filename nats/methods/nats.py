@@ -25,6 +25,13 @@ With K = 1 the regression gradient equals eta times the gradient of
 where D_t is D as it was at level t: the host's G loss summed over the
 levels with the annealed weights, evaluated where the particles were.
 ``tests/methods/test_nats.py`` checks this equivalence.
+
+The host's ``g_batch_multiplier`` m enlarges the particle batch to m times
+the real batch: every D update sees the first ``batch_size`` particles as
+its fake batch, every particle moves, and G regresses on all of them. So
+D batches stay as in the host and the G step sees m times as many latents,
+as in the host's own G step. The host's ``lr_decay`` applies to both
+optimizers, as in the host.
 """
 
 import torch
@@ -47,7 +54,8 @@ class NestedAnnealedTraining(HostGANMethod):
             ``num_levels`` (T), ``d_updates`` (U), ``g_regression_steps`` (K)
             and ``grad_normalised``.
         training_set: real data on ``device``.
-        batch_size: size of every real batch and of the particle batch.
+        batch_size: size of every real batch and of D's fake batch; the
+            particle batch is ``batch_size * spec.g_batch_multiplier``.
         seed: seed of initialisation, latents and data order.
         device: where the networks live.
         performance: bf16 autocast, channels-last and compile options;
@@ -86,24 +94,26 @@ class NestedAnnealedTraining(HostGANMethod):
             loss = regression_loss(self.performance.forward(self.generator)(latents), targets)
             self.generator_optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            self.decay_learning_rate(self.generator_optimizer, self.spec.lr_g)
             self.generator_optimizer.step()
         self.g_steps += 1
         return loss.item()
 
     def outer_iteration(self) -> dict[str, float]:
         """Run one outer iteration and return its diagnostics."""
-        latents = self.latents(self.batch_size)
+        latents = self.latents(self.generator_batch_size)
         with torch.no_grad(), autocast_disabled(latents.device.type):
             particles = self.performance.forward(self.generator)(latents)
         for level in range(len(self.weights)):
             for _ in range(self.settings["d_updates"]):
-                parts = self.update_discriminator(particles)
+                parts = self.update_discriminator(particles[: self.batch_size])
             particles = self.move_particles(particles, level)
         for _ in range(self.settings["g_regression_steps"]):
             parts["g_regression_loss"] = self.regress_generator(latents, particles)
         return parts
 
     def train(self, budget_kimg: float, on_progress: ProgressCallback | None = None) -> None:
+        self.budget_kimg = budget_kimg
         while self.kimg < budget_kimg:
             parts = self.outer_iteration()
             self.check_finite(parts)
