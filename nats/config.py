@@ -498,7 +498,8 @@ def resumable_settings(run_config: dict) -> dict:
     orphan existing runs.
     """
     settings = copy.deepcopy(training_relevant(run_config))
-    settings["method"].setdefault("architecture", "auto")
+    for key, value in METHOD_DEFAULTS.get(settings["method"].get("name"), {}).items():
+        settings["method"].setdefault(key, value)
     performance = {**PERFORMANCE_DEFAULTS, **(settings["training"].get("performance") or {})}
     settings["training"] = {
         key: value

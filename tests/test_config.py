@@ -406,7 +406,8 @@ def test_run_written_before_new_settings_existed_can_resume():
     config = image_config()
     requested = resolve_run_config(config, "cifar10", "sngan", 0)
     older = copy.deepcopy(requested)
-    del older["method"]["architecture"]
+    for key in ("architecture", "g_batch_multiplier", "lr_decay"):
+        del older["method"][key]
     del older["training"]["performance"]
     requested["method"]["architecture"] = "auto"
 
