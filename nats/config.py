@@ -227,9 +227,9 @@ def rule_resources(config: dict, rule: str) -> dict:
     Returns:
         The resources as Snakemake takes them (``mem_mb``, ``runtime`` in
         minutes, ``gpu``, and any SLURM keys the config sets). Training and
-        evaluation ask for one GPU by default when ``device`` is not ``cpu``,
-        and training always asks SLURM for SIGTERM 5 minutes before its time
-        limit (added to ``slurm_extra`` unless that sets ``--signal`` itself).
+        evaluation request one GPU by default when ``device`` is not ``cpu``.
+        Training also requests SIGTERM 5 minutes before its SLURM time limit,
+        added to ``slurm_extra`` unless that sets ``--signal`` itself.
 
     Raises:
         ConfigError: for an unknown key or a value of the wrong type.
@@ -254,7 +254,7 @@ def rule_resources(config: dict, rule: str) -> dict:
         if "--signal" not in extra:
             resources["slurm_extra"] = f"{extra} {TRAIN_SLURM_SIGNAL}".strip()
     if "gpu" not in block and rule in ("train", "evaluate") and config.get("device", "cpu") != "cpu":
-        # A job that may use a GPU asks for one, so that --resources gpu=N
+        # A job that may use a GPU requests one, so that --resources gpu=N
         # (or a cluster) runs at most as many such jobs as there are GPUs.
         resources["gpu"] = 1
     return resources

@@ -451,7 +451,7 @@ def test_evaluate_images_cross_checks_fid(tmp_path, caplog):
     assert "weights that are not the published file (torch-fidelity and clean-fid)" in caplog.text
 
 
-def test_evaluate_images_of_a_config_dataset_compare_against_its_training_split(tmp_path):
+def test_evaluate_images_uses_dataset_training_split(tmp_path):
     from tests.data.image_files import CIFAR10_BATCH_SIZES, write_cifar10
 
     config_path = write_image_config(tmp_path, ["clean"])

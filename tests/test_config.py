@@ -304,7 +304,7 @@ def test_image_dataset_resolves_source_and_file_settings():
     assert inception["reference_split"] == "train"
 
 
-def test_image_dataset_without_an_image_protocol_names_the_fix():
+def test_image_dataset_needs_image_protocol():
     config = image_config()
     del config["evaluation"]
 
@@ -312,7 +312,7 @@ def test_image_dataset_without_an_image_protocol_names_the_fix():
         validate_config(config)
 
 
-def test_freely_named_dataset_takes_the_defaults_of_its_source():
+def test_named_dataset_takes_source_defaults():
     config = image_config()
     config["datasets"] = {"faces": {"source": "imagefolder", "path": "/data/faces", "resolution": 64}}
     run_config = resolve_run_config(config, "faces", "sngan", 0)
@@ -426,7 +426,7 @@ def test_bf16_is_a_conflict_but_compile_is_not():
     assert run_settings_conflicts(existing, lower_precision) == ["training.bf16"]
 
 
-def test_jobs_that_may_use_a_gpu_ask_for_one_by_default():
+def test_gpu_jobs_request_one_gpu():
     config = image_config()
     config["device"] = "auto"
 
@@ -461,7 +461,7 @@ def test_paper_architecture_on_2d_points_fails_validation():
         validate_config(config)
 
 
-def test_slurm_extra_of_the_config_keeps_the_checkpoint_signal():
+def test_slurm_extra_keeps_checkpoint_signal():
     config = image_config()
     config["resources"] = {"train": {"slurm_extra": "--exclusive"}}
 

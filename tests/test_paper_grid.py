@@ -53,7 +53,7 @@ def paper_config() -> dict:
     return load_config(PAPER_CONFIG)
 
 
-def test_paper_config_grid_is_every_method_on_six_datasets_with_five_seeds(paper_config):
+def test_paper_grid_covers_datasets_methods_seeds(paper_config):
     assert tuple(paper_config["datasets"]) == PAPER_DATASETS
     assert set(paper_config["methods"]) == set(METHODS)
     assert len(paper_config["seeds"]) == NUM_SEEDS
@@ -87,7 +87,7 @@ def test_nats_variants_share_their_host_settings(paper_config):
             assert {key: nats_settings[key] for key in shared} == shared, (dataset, host)
 
 
-def test_dry_run_of_paper_config_lists_the_whole_grid(tmp_path):
+def test_paper_dry_run_counts_jobs(tmp_path):
     output = dry_run(tmp_path, "--quiet", "rules")
 
     counts = job_counts(output)
@@ -101,7 +101,7 @@ def test_dry_run_of_paper_config_lists_the_whole_grid(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_slurm_profile_dry_run_requests_a_gpu_per_training_job(tmp_path):
+def test_slurm_dry_run_requests_gpus(tmp_path):
     output = dry_run(tmp_path, "--profile", str(SLURM_PROFILE))
 
     train_jobs = job_blocks(output, "train")
@@ -171,7 +171,7 @@ def test_paper_networks_match_the_published_ones(paper_config):
     assert checked >= 20
 
 
-def test_missing_inception_weights_stop_the_workflow_before_any_job(tmp_path):
+def test_missing_weights_stop_workflow_early(tmp_path):
     config = {
         "name": "no-weights",
         "seeds": [0],

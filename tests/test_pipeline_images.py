@@ -70,7 +70,7 @@ def job_logs(results_dir: Path) -> str:
 
 
 @pytest.mark.slow
-def test_image_grid_trains_paper_nets_and_scores_them_with_inception_protocols(tmp_path):
+def test_image_grid_runs_end_to_end(tmp_path):
     config_file = tmp_path / "tiny-images.yaml"
     config_file.write_text(yaml.safe_dump(image_grid_config(tmp_path)))
     results_dir = tmp_path / "results" / "tiny-images"

@@ -132,8 +132,8 @@ def resolve_image_protocols(evaluation_config: dict, dataset: str, image_dataset
         evaluation_config: the ``evaluation`` block of a pipeline config.
         dataset: the run's dataset.
         image_dataset: whether ``dataset`` is read from image files (CIFAR-10,
-            an image folder, ...); its protocols then compare against its own
-            training split unless ``reference`` names another image set.
+            an image folder, ...). Its protocols then compare against its own
+            training split, unless ``reference`` names another image set.
 
     Returns:
         ``None`` when no image protocol is selected or ``dataset`` is not an

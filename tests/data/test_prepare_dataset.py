@@ -60,7 +60,7 @@ def test_imagefolder_path_that_is_a_file_says_so(tmp_path, capsys):
     assert "source: npz" in message
 
 
-def test_missing_dataset_message_names_the_resolved_data_root_once(no_network, tmp_path, capsys, monkeypatch):
+def test_missing_dataset_names_resolved_root(no_network, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = {"source": "cifar10", "data_root": "data", "download": False, "resolution": 32}
 
